@@ -1,0 +1,167 @@
+"""Derive: every dF/dA_ij by the index-summation chain rule.
+
+For an output Y (P x Q) of inputs A (I x J), and an upstream gradient G whose
+entry G_pq stands for df/dY_pq of an arbitrary scalar f,
+
+    df/dA_ij = sum_{p=1}^{P} sum_{q=1}^{Q} df/dY_pq * dY_pq/dA_ij     (seed note, sec. 3)
+
+Each dY_pq/dA_ij is obtained by differentiating the entry Y_pq, never written
+down from a known answer.  The 4th-rank tensor dY/dA is stored sparsely: a term
+is left out only when it is *known* to vanish, either because Y_pq does not
+contain the symbol A_ij at all (then its derivative is 0 identically) or
+because differentiation gave exactly 0.  Both reasons are counted, so a
+derivation can say which terms vanish and why.
+
+Only the (p, q) whose entry Y_pq contains a symbol of A are visited, so the
+work grows with the number of nonzero entries of the tensor, not with its size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import sympy
+
+__all__ = [
+    "SparseJacobian",
+    "ChainRuleTerm",
+    "ChainRuleSum",
+    "jacobian",
+    "gradient",
+    "chain_rule_entry",
+    "VANISHES_ABSENT",
+    "VANISHES_DERIVATIVE",
+]
+
+Index4 = tuple[int, int, int, int]
+
+# Why a term of the chain-rule sum vanishes.
+VANISHES_ABSENT = "absent"  # Y_pq does not contain A_ij: dY_pq/dA_ij = 0 identically
+VANISHES_DERIVATIVE = "derivative"  # A_ij occurs in Y_pq, yet dY_pq/dA_ij simplifies to 0
+
+
+@dataclass
+class SparseJacobian:
+    """dY/dA as a 4th-rank tensor indexed [p, q, i, j] (0-based), zeros not stored.
+
+    ``shape`` is (P, Q, I, J).  ``entries`` maps (p, q, i, j) to the nonzero
+    derivative dY_pq/dA_ij.  ``cancelled`` lists the (p, q, i, j) where A_ij
+    occurs in Y_pq but the derivative came out 0.
+    """
+
+    output_name: str
+    input_name: str
+    shape: Index4
+    entries: dict[Index4, sympy.Expr]
+    cancelled: frozenset[Index4] = field(default_factory=frozenset)
+
+    def __getitem__(self, key: Index4) -> sympy.Expr:
+        if not (isinstance(key, tuple) and len(key) == 4):
+            raise IndexError(f"d{self.output_name}/d{self.input_name} takes four indices [p, q, i, j]")
+        for axis, (k, size) in enumerate(zip(key, self.shape)):
+            if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < size:
+                raise IndexError(
+                    f"index {k!r} on axis {axis} is out of range 0..{size - 1} "
+                    f"for d{self.output_name}/d{self.input_name} of shape {self.shape}"
+                )
+        return self.entries.get(key, sympy.S.Zero)
+
+    @property
+    def size(self) -> int:
+        """Number of entries, zeros included: P*Q*I*J."""
+        p, q, i, j = self.shape
+        return p * q * i * j
+
+    @property
+    def nnz(self) -> int:
+        """Number of nonzero entries."""
+        return len(self.entries)
+
+    def items(self) -> Iterator[tuple[Index4, sympy.Expr]]:
+        """The nonzero entries, in increasing (p, q, i, j) order."""
+        return iter(sorted(self.entries.items()))
+
+    def block(self, p: int, q: int) -> sympy.ImmutableMatrix:
+        """The slice dY_pq/dA, an I x J matrix (the note's matrix-of-matrices block)."""
+        _, _, rows, cols = self.shape
+        return sympy.ImmutableMatrix(rows, cols, lambda i, j: self[p, q, i, j])
+
+
+def jacobian(output: sympy.MatrixBase, output_name: str,
+             wrt: sympy.MatrixBase, input_name: str) -> SparseJacobian:
+    """dY/dA by differentiating each entry Y_pq by each symbol A_ij it contains."""
+    position = {wrt[i, j]: (i, j) for i in range(wrt.rows) for j in range(wrt.cols)}
+    entries: dict[Index4, sympy.Expr] = {}
+    cancelled: set[Index4] = set()
+    for p in range(output.rows):
+        for q in range(output.cols):
+            y = output[p, q]
+            # sorted: the same input gives the same order of work and of terms
+            for symbol in sorted((s for s in y.free_symbols if s in position), key=position.__getitem__):
+                i, j = position[symbol]
+                derivative = sympy.diff(y, symbol)
+                if derivative == 0:
+                    cancelled.add((p, q, i, j))
+                else:
+                    entries[(p, q, i, j)] = derivative
+    return SparseJacobian(output_name, input_name,
+                          (output.rows, output.cols, wrt.rows, wrt.cols),
+                          entries, frozenset(cancelled))
+
+
+def gradient(jac: SparseJacobian, upstream: sympy.MatrixBase) -> sympy.ImmutableMatrix:
+    """The matrix df/dA, entry (i, j) = sum_pq G_pq dY_pq/dA_ij over the nonzero terms.
+
+    The terms left out are exactly those the Jacobian knows to be zero.
+    """
+    _, _, rows, cols = jac.shape
+    terms: dict[tuple[int, int], list[sympy.Expr]] = {}
+    for (p, q, i, j), local in jac.items():
+        terms.setdefault((i, j), []).append(upstream[p, q] * local)
+    return sympy.ImmutableMatrix(
+        rows, cols, lambda i, j: sympy.Add(*terms.get((i, j), ()))
+    )
+
+
+@dataclass(frozen=True)
+class ChainRuleTerm:
+    """One term df/dY_pq * dY_pq/dA_ij of the chain-rule sum (0-based p, q)."""
+
+    p: int
+    q: int
+    upstream: sympy.Expr
+    local: sympy.Expr
+    vanishes: str | None  # None, VANISHES_ABSENT or VANISHES_DERIVATIVE
+
+
+@dataclass(frozen=True)
+class ChainRuleSum:
+    """All P*Q terms of df/dA_ij, the vanishing ones included, and their sum."""
+
+    i: int
+    j: int
+    terms: tuple[ChainRuleTerm, ...]
+    value: sympy.Expr
+
+    @property
+    def vanishing(self) -> int:
+        return sum(term.vanishes is not None for term in self.terms)
+
+
+def chain_rule_entry(jac: SparseJacobian, upstream: sympy.MatrixBase, i: int, j: int) -> ChainRuleSum:
+    """The chain-rule sum for df/dA_ij written out term by term (0-based i, j)."""
+    rows, cols, _, _ = jac.shape
+    terms = []
+    for p in range(rows):
+        for q in range(cols):
+            local = jac[p, q, i, j]
+            if local != 0:
+                why = None
+            elif (p, q, i, j) in jac.cancelled:
+                why = VANISHES_DERIVATIVE
+            else:
+                why = VANISHES_ABSENT
+            terms.append(ChainRuleTerm(p, q, upstream[p, q], local, why))
+    value = sympy.Add(*(t.upstream * t.local for t in terms if t.vanishes is None))
+    return ChainRuleSum(i, j, tuple(terms), value)

@@ -1,0 +1,188 @@
+"""Verify: the trusted kernel.  Exact checks of claimed identities.
+
+Everything symderive prints as "verified" passed one of the checks here.  The
+kernel is kept small, and it never imports the rule table or the chain-rule
+code whose results it checks: it is handed matrices, tensors and formulas as
+plain sympy objects and decides whether two sides are equal, entry by entry.
+
+Equality is decided exactly: an entry holds when ``expand(lhs - rhs)`` is 0.
+For polynomial entries (everything the matrix product produces) expansion is
+a decision procedure, so a nonzero expansion is a genuine difference and is
+reported with both sides.  For other entries, ``simplify`` is tried; if it
+cannot show zero the entry is reported as undecided, never as verified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+from typing import Callable, Iterable, Mapping
+
+import sympy
+from sympy import Indexed, KroneckerDelta
+
+__all__ = ["Counterexample", "Verdict", "is_zero", "equal_matrices", "equal_closed_form",
+           "equal_index_formula"]
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """Where a claim fails: a 1-based index and both sides there."""
+
+    index: tuple[int, ...]
+    lhs: sympy.Expr
+    rhs: sympy.Expr
+    decided: bool  # False: the difference could not be brought to 0, nor shown nonzero
+
+    @property
+    def difference(self) -> sympy.Expr:
+        return sympy.expand(self.lhs - self.rhs)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one exact check."""
+
+    holds: bool
+    checked: int  # how many entries were compared
+    method: str  # what was compared, and how, in one sentence
+    counterexample: Counterexample | None = None
+    reason: str = ""  # why it fails, when it does and no entry can be named
+
+
+def is_zero(expr: sympy.Expr) -> bool | None:
+    """True if ``expr`` is exactly 0, False if it is provably not, None if undecided."""
+    expanded = sympy.expand(expr)
+    if expanded == 0:
+        return True
+    if expanded.is_polynomial():
+        return False  # a nonzero polynomial in canonical form is not the zero function
+    return True if sympy.simplify(expanded) == 0 else None
+
+
+def _first_failure(pairs: Iterable[tuple[tuple[int, ...], sympy.Expr, sympy.Expr]]):
+    """Compare (index, lhs, rhs) triples; the count compared and the first failure."""
+    checked = 0
+    for index, lhs, rhs in pairs:
+        checked += 1
+        zero = is_zero(lhs - rhs)
+        if zero is not True:
+            return checked, Counterexample(index, lhs, rhs, decided=zero is False)
+    return checked, None
+
+
+def equal_matrices(lhs: sympy.MatrixBase, rhs: sympy.MatrixBase, what: str) -> Verdict:
+    """Entry-by-entry exact equality of two explicit matrices."""
+    if lhs.shape != rhs.shape:
+        return Verdict(False, 0, f"{what}: shapes compared",
+                       reason=f"shapes differ: {lhs.rows}x{lhs.cols} against {rhs.rows}x{rhs.cols}")
+    pairs = (((i + 1, j + 1), lhs[i, j], rhs[i, j])
+             for i in range(lhs.rows) for j in range(lhs.cols))
+    checked, failure = _first_failure(pairs)
+    method = (f"{what}: expand(lhs - rhs) = 0 in each of the {lhs.rows * lhs.cols} "
+              f"entries ({lhs.rows}x{lhs.cols})")
+    return Verdict(failure is None, checked, method, failure)
+
+
+def equal_closed_form(closed_form: sympy.MatrixExpr,
+                      values: Mapping[sympy.MatrixSymbol, sympy.MatrixBase],
+                      entrywise: sympy.MatrixBase, what: str) -> Verdict:
+    """A matrix expression, with each MatrixSymbol replaced by its explicit matrix,
+    against the matrix derived entry by entry."""
+    if tuple(closed_form.shape) != tuple(entrywise.shape):
+        r, c = closed_form.shape
+        return Verdict(False, 0, f"{what}: shapes compared",
+                       reason=f"the closed form is {r}x{c} but the derivative is "
+                              f"{entrywise.rows}x{entrywise.cols}")
+    explicit = closed_form.xreplace(dict(values)).doit()
+    explicit = sympy.ImmutableMatrix(explicit)
+    return equal_matrices(entrywise, explicit, what)
+
+
+# ---------------------------------------------------------------------------
+# Index formulas such as  dY_pq/dX_ij = delta_pi W_jq
+# ---------------------------------------------------------------------------
+
+
+def _compile(formula: sympy.Expr, matrices: Mapping[str, sympy.MatrixBase]) -> Callable:
+    """A function of an index assignment {symbol: int} giving the formula's value.
+
+    Understands sums, products, integer powers, numbers, Kronecker deltas and
+    indexed entries ``B[j, q]`` (1-based, looked up in ``matrices[B]``); anything
+    else is refused, so a formula the kernel cannot read is never "verified".
+    """
+    if isinstance(formula, sympy.Symbol):
+        return lambda env: env[formula]
+    if formula.is_Number:
+        return lambda env: formula
+    if isinstance(formula, KroneckerDelta):
+        a, b = (_compile(arg, matrices) for arg in formula.args)
+        return lambda env: sympy.S.One if a(env) == b(env) else sympy.S.Zero
+    if isinstance(formula, Indexed):
+        matrix = matrices[str(formula.base)]
+        rows, cols = (_compile(k, matrices) for k in formula.indices)
+        return lambda env: matrix[rows(env) - 1, cols(env) - 1]
+    if isinstance(formula, (sympy.Add, sympy.Mul)):
+        parts = [_compile(arg, matrices) for arg in formula.args]
+        combine = sympy.Add if isinstance(formula, sympy.Add) else sympy.Mul
+        return lambda env: combine(*(part(env) for part in parts))
+    if isinstance(formula, sympy.Pow) and formula.exp.is_Integer:
+        base = _compile(formula.base, matrices)
+        return lambda env: base(env) ** formula.exp
+    raise ValueError(f"the kernel cannot evaluate {formula!r}")
+
+
+def _support(formula: sympy.Expr, indices: tuple[sympy.Symbol, ...],
+             sizes: tuple[int, ...]) -> Iterable[tuple[int, ...]]:
+    """Every 1-based index tuple where ``formula`` can be nonzero.
+
+    A product containing delta_ab is 0 unless a = b, so the indices a delta ties
+    together take one value between them; the rest range freely.  For a sum,
+    the union of its terms' supports.
+    """
+    terms = sympy.Add.make_args(sympy.expand(formula))
+    for term in terms:
+        tied = {k: k for k in indices}
+
+        def root(k):
+            while tied[k] != k:
+                k = tied[k]
+            return k
+
+        for factor in sympy.Mul.make_args(term):
+            if isinstance(factor, KroneckerDelta) and set(factor.args) <= set(indices):
+                a, b = map(root, factor.args)
+                tied[a] = b
+        groups = sorted({root(k) for k in indices}, key=indices.index)
+        ranges = [range(1, 1 + min(s for k, s in zip(indices, sizes) if root(k) == g))
+                  for g in groups]
+        for values in product(*ranges):
+            chosen = dict(zip(groups, values))
+            yield tuple(chosen[root(k)] for k in indices)
+
+
+def equal_index_formula(tensor: Callable[[tuple[int, ...]], sympy.Expr],
+                        stored: Iterable[tuple[int, ...]],
+                        formula: sympy.Expr, indices: tuple[sympy.Symbol, ...],
+                        sizes: tuple[int, ...],
+                        matrices: Mapping[str, sympy.MatrixBase], what: str) -> Verdict:
+    """``tensor[k] == formula(k)`` for every index tuple k in the given sizes.
+
+    ``tensor`` takes a 0-based tuple; ``stored`` lists (0-based) every index
+    where the tensor may be nonzero.  Off the formula's support (see
+    :func:`_support`) and off ``stored`` both sides are 0, so checking the union
+    of the two sets checks every entry, without visiting the zeros.
+    """
+    value = _compile(formula, matrices)
+    points = dict.fromkeys(_support(formula, indices, sizes))
+    points.update(dict.fromkeys(tuple(k + 1 for k in index) for index in stored))
+    pairs = ((point, tensor(tuple(k - 1 for k in point)), value(dict(zip(indices, point))))
+             for point in sorted(points))
+    checked, failure = _first_failure(pairs)
+    total = 1
+    for size in sizes:
+        total *= size
+    method = (f"{what}: compared exactly at the {len(points)} index tuples where either "
+              f"side can be nonzero; both sides vanish at the other {total - len(points)} "
+              f"of the {total} entries")
+    return Verdict(failure is None, checked, method, failure)
