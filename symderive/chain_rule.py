@@ -18,6 +18,7 @@ work grows with the number of nonzero entries of the tensor, not with its size.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -59,13 +60,19 @@ class SparseJacobian:
     def __getitem__(self, key: Index4) -> sympy.Expr:
         if not (isinstance(key, tuple) and len(key) == 4):
             raise IndexError(f"d{self.output_name}/d{self.input_name} takes four indices [p, q, i, j]")
+        index = []
         for axis, (k, size) in enumerate(zip(key, self.shape)):
-            if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < size:
+            try:
+                k = -1 if isinstance(k, bool) else operator.index(k)  # ints, numpy and sympy integers
+            except TypeError:
+                k = -1
+            if not 0 <= k < size:
                 raise IndexError(
-                    f"index {k!r} on axis {axis} is out of range 0..{size - 1} "
+                    f"index {key[axis]!r} on axis {axis} is out of range 0..{size - 1} "
                     f"for d{self.output_name}/d{self.input_name} of shape {self.shape}"
                 )
-        return self.entries.get(key, sympy.S.Zero)
+            index.append(k)
+        return self.entries.get(tuple(index), sympy.S.Zero)
 
     @property
     def size(self) -> int:

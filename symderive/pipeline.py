@@ -16,6 +16,7 @@ import sympy
 from . import build, chain_rule, numeric, rules, verify
 from .errors import TooMuchWork
 from .expr import Expr, MatMul, Name, names_in
+from .render import plain_text
 from .shapes import Shape, shape_of, size_argument
 
 __all__ = ["Derivation", "Identity", "derive", "DEFAULT_SIZES", "DEFAULT_MAX_WORK",
@@ -98,7 +99,7 @@ class Derivation:
             "sizes": dict(self.sizes),
             "shapes": {name: list(shape) for name, shape in self.shapes.items()},
             "output_shape": list(self.output_shape),
-            "closed_forms": {name: str(form) for name, form in self.closed_forms.items()},
+            "closed_forms": {name: plain_text(form) for name, form in self.closed_forms.items()},
             "jacobians": {
                 name: {"shape": list(jac.shape), "nonzero": jac.nnz, "entries": jac.size}
                 for name, jac in self.jacobians.items()
@@ -200,7 +201,7 @@ def derive_expression(expression: Expr, shapes: dict[str, Shape],
                                            f"df/d{name} against the chain rule")
         witness = numeric.witness(expression, name, closed[name], matrix_symbols, G)
         identities.append(Identity("gradient", name, closed[name],
-                                   f"df/d{name} = {closed[name]}", verdict, witness))
+                                   f"df/d{name} = {plain_text(closed[name])}", verdict, witness))
     lap("verify")
 
     return Derivation(
@@ -232,5 +233,6 @@ def _jacobian_identities(expression: Expr, inputs: dict[str, sympy.ImmutableMatr
             jac.__getitem__, jac.entries.keys(), formula, (p, q, i, j), jac.shape,
             inputs, f"d{OUTPUT_NAME}/d{child.name} against differentiation")
         found.append(Identity("jacobian", child.name, formula,
-                              f"d{OUTPUT_NAME}_pq/d{child.name}_ij = {formula}", verdict))
+                              f"d{OUTPUT_NAME}_pq/d{child.name}_ij = {plain_text(formula)}",
+                              verdict))
     return found

@@ -100,12 +100,12 @@ def matmul_vjp_right(G: MatrixExpr, A: MatrixExpr, B: MatrixExpr) -> MatrixExpr:
 
 def matmul_jacobian_left(p, q, i, j, A, B) -> sympy.Expr:
     """dY_pq/dA_ij = sum_r delta_pi delta_rj B_rq = delta_pi B_jq.  Seed note, sec. 3."""
-    return KroneckerDelta(p, i) * B[j, q]
+    return KroneckerDelta(p, i, evaluate=False) * B[j, q]  # in the note's order
 
 
 def matmul_jacobian_right(p, q, i, j, A, B) -> sympy.Expr:
     """dY_pq/dB_ij = sum_r A_pr delta_ri delta_qj = delta_qj A_pi.  Seed note, sec. 4."""
-    return KroneckerDelta(q, j) * A[p, i]
+    return KroneckerDelta(q, j, evaluate=False) * A[p, i]
 
 
 defvjp(

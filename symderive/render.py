@@ -1,0 +1,412 @@
+"""Render: a Derivation into a LaTeX document, through the jinja2 templates.
+
+The code here holds no LaTeX paragraphs.  It hands the templates data: cells
+of matrices printed by :class:`MathPrinter` (sympy's LaTeX printer, taught
+symderive's notation), counts, verdicts.  The templates, in ``templates/``,
+hold every word and every environment of the document.
+
+Large objects are elided before they reach a template: a matrix shows its
+corners with dots, a long sum its first and last terms, a 4th-rank tensor one
+slice; the full size is always stated beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+import jinja2
+import sympy
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+from .build import entry_indices, separates_indices
+
+__all__ = ["MathPrinter", "TextPrinter", "plain_text", "Cell", "render_document", "write_atomic", "template_dir",
+           "escape_latex", "output_filename"]
+
+# Elision bounds: beyond these a matrix shows corners, a sum its ends.
+MAX_MATRIX_ROWS = 8
+MAX_MATRIX_COLS = 6
+MAX_SUM_TERMS = 4  # terms printed inside a matrix entry before "+ \cdots +"
+MAX_CHAIN_TERMS = 12  # terms of the written-out chain-rule sum before eliding
+CHAIN_TERMS_PER_LINE = 3
+TENSOR_MAX_ROWS = 16  # a whole 4th-rank tensor is shown only up to P*I rows ...
+TENSOR_MAX_COLS = 10  # ... and Q*J columns; otherwise one slice of it
+
+
+# ---------------------------------------------------------------------------
+# The printer
+# ---------------------------------------------------------------------------
+
+
+class MathPrinter(LatexPrinter):
+    """sympy's LaTeX printer with the seed note's notation.
+
+    Entry symbols ``X_11`` print as ``X_{11}`` (``X_{10,1}`` when separated),
+    matrices in bold, transposes as ``^\\top``, Kronecker deltas in the order
+    written, indexed entries without commas (``W_{jq}``).  With
+    ``upstream_fraction`` the upstream gradient prints as the note writes it,
+    df/dY, instead of its short name G.
+    """
+
+    _default_settings = {
+        **LatexPrinter._default_settings,
+        "upstream": "G",
+        "output": "Y",
+        "upstream_fraction": False,
+        "max_terms": None,
+    }
+
+    def _entry(self, base: str, index: str) -> str:
+        if base == self._settings["upstream"] and self._settings["upstream_fraction"]:
+            return r"\frac{\partial f}{\partial %s_{%s}}" % (self._settings["output"], index)
+        return "%s_{%s}" % (base, index)
+
+    def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
+        parsed = entry_indices(expr)
+        if parsed is None:
+            return super()._print_Symbol(expr, style)
+        base, i, j = parsed
+        index = f"{i},{j}" if "," in expr.name else f"{i}{j}"
+        return self._entry(base, index)
+
+    def _print_MatrixSymbol(self, expr: sympy.MatrixSymbol) -> str:
+        name = str(expr.name)
+        if name == self._settings["upstream"] and self._settings["upstream_fraction"]:
+            return r"\frac{\partial f}{\partial \mathbf{%s}}" % self._settings["output"]
+        return r"\mathbf{%s}" % name
+
+    def _print_Transpose(self, expr: sympy.Transpose) -> str:
+        arg = expr.arg
+        inner = self._print(arg)
+        if not isinstance(arg, sympy.MatrixSymbol):
+            inner = r"\left(%s\right)" % inner
+        return r"%s^{\top}" % inner
+
+    def _print_KroneckerDelta(self, expr, exp=None) -> str:
+        tex = r"\delta_{%s}" % "".join(self._print(arg) for arg in expr.args)
+        return tex if exp is None else r"%s^{%s}" % (tex, exp)
+
+    def _print_Indexed(self, expr: sympy.Indexed) -> str:
+        indices = [self._print(k) for k in expr.indices]
+        joiner = "" if all(len(k) == 1 for k in indices) else ","
+        return self._entry(str(expr.base), joiner.join(indices))
+
+    def _print_Add(self, expr: sympy.Add, order=None) -> str:
+        limit = self._settings["max_terms"]
+        terms = self._as_ordered_terms(expr, order=order)
+        if limit is None or len(terms) <= limit:
+            return super()._print_Add(expr, order)
+        head = sympy.Add(*terms[: limit - 1], evaluate=False)
+        # print the head and the last term on their own, with the dots between
+        return "%s + \\cdots + %s" % (super()._print_Add(head, order="none"),
+                                      self._print(terms[-1]))
+
+
+class TextPrinter(StrPrinter):
+    """Plain text for summaries and JSON, in the expression language's notation:
+    ``G @ W.T``, ``delta_pi*W_jq``."""
+
+    # StrPrinter would first ask each object for its own _sympystr (Indexed has
+    # one, printing W[j, q]); a name no object defines makes the methods below win.
+    printmethod = "_symderive_text"
+
+    def _print_MatMul(self, expr) -> str:
+        scalars = [a for a in expr.args if not getattr(a, "is_Matrix", False)]
+        matrices = [a for a in expr.args if getattr(a, "is_Matrix", False)]
+        parts = [self.parenthesize(a, PRECEDENCE["Mul"]) for a in matrices]
+        text = " @ ".join(parts)
+        return "*".join([self._print(s) for s in scalars] + [text]) if scalars else text
+
+    def _print_Transpose(self, expr) -> str:
+        return "%s.T" % self.parenthesize(expr.arg, PRECEDENCE["Atom"], strict=True)
+
+    def _print_KroneckerDelta(self, expr) -> str:
+        return "delta_%s" % "".join(self._print(a) for a in expr.args)
+
+    def _print_Indexed(self, expr) -> str:
+        return "%s_%s" % (expr.base, "".join(self._print(k) for k in expr.indices))
+
+
+def plain_text(expr: sympy.Basic) -> str:
+    """``expr`` as one line of plain text."""
+    return TextPrinter().doprint(expr)
+
+
+# ---------------------------------------------------------------------------
+# Data for the templates
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of a displayed matrix: printed maths, or a run of dots."""
+
+    tex: str = ""
+    dots: str = ""  # "", "h" (cdots), "v" (vdots) or "d" (ddots)
+
+
+def _kept(count: int, limit: int) -> list[int | None]:
+    """Which of ``count`` positions to show: all, or the first and last few with None between."""
+    if count <= limit:
+        return list(range(count))
+    head = limit - 2
+    return list(range(head)) + [None] + [count - 1]
+
+
+def matrix_cells(matrix: sympy.MatrixBase, printer: MathPrinter,
+                 max_rows: int = MAX_MATRIX_ROWS, max_cols: int = MAX_MATRIX_COLS) -> list[list[Cell]]:
+    """The cells of ``matrix``, its middle rows and columns elided past the bounds."""
+    rows = []
+    for i in _kept(matrix.rows, max_rows):
+        row = []
+        for j in _kept(matrix.cols, max_cols):
+            if i is None and j is None:
+                row.append(Cell(dots="d"))
+            elif i is None:
+                row.append(Cell(dots="v"))
+            elif j is None:
+                row.append(Cell(dots="h"))
+            else:
+                row.append(Cell(printer.doprint(matrix[i, j])))
+        rows.append(row)
+    return rows
+
+
+def _shown_matrix(name_tex: str, matrix: sympy.MatrixBase, printer: MathPrinter) -> dict[str, Any]:
+    return {
+        "name": name_tex,
+        "rows": matrix.rows,
+        "cols": matrix.cols,
+        "cells": matrix_cells(matrix, printer),
+        "elided": matrix.rows > MAX_MATRIX_ROWS or matrix.cols > MAX_MATRIX_COLS,
+    }
+
+
+def _entry_tex(printer: MathPrinter, base: str, i: int, j: int, separate: bool) -> str:
+    return printer._entry(base, f"{i},{j}" if separate else f"{i}{j}")
+
+
+def _jacobian_view(derivation, name: str, printer: MathPrinter, plain: MathPrinter) -> dict[str, Any]:
+    """The tensor dY/dA: whole as a matrix of matrices when small, else one slice."""
+    jac = derivation.jacobians[name]
+    P, Q, I, J = jac.shape
+    out = derivation.output_name
+    sep_out, sep_in = separates_indices(P, Q), separates_indices(I, J)
+    whole = P * I <= TENSOR_MAX_ROWS and Q * J <= TENSOR_MAX_COLS
+    blocks = None
+    if whole:
+        blocks = [[matrix_cells(jac.block(p, q), plain, I, J) for q in range(Q)] for p in range(P)]
+    # the first slice dY_11/dA, written with the note's fractions and then by value
+    variables = None
+    if I <= MAX_MATRIX_ROWS and J <= MAX_MATRIX_COLS:
+        variables = [[Cell(_entry_tex(plain, name, i + 1, j + 1, sep_in)) for j in range(J)]
+                     for i in range(I)]
+    return {
+        "shape": jac.shape,
+        "nonzero": jac.nnz,
+        "entries": jac.size,
+        "whole": blocks,
+        "first_entry": _entry_tex(plain, out, 1, 1, sep_out),
+        "slice_variables": variables,
+        "slice_values": matrix_cells(jac.block(0, 0), plain),
+    }
+
+
+def _chain_rule_view(derivation, name: str, printer: MathPrinter, plain: MathPrinter) -> dict[str, Any]:
+    """df/dA_11 written term by term, the vanishing terms included."""
+    from .chain_rule import VANISHES_ABSENT, chain_rule_entry
+
+    jac = derivation.jacobians[name]
+    P, Q, I, J = jac.shape
+    entry = chain_rule_entry(jac, derivation.upstream, 0, 0)
+    sep_out, sep_in = separates_indices(P, Q), separates_indices(I, J)
+    out = derivation.output_name
+    terms = []
+    for term in entry.terms:
+        terms.append({
+            "dots": False,
+            "y": _entry_tex(plain, out, term.p + 1, term.q + 1, sep_out),
+            "upstream": printer.doprint(term.upstream),
+            "product": printer.doprint(term.upstream * term.local),
+            "vanishes": term.vanishes is not None,
+        })
+    shown = [terms[k] if k is not None else {"dots": True} for k in _kept(len(terms), MAX_CHAIN_TERMS)]
+    for k, item in enumerate(shown):
+        item["first"] = k == 0
+    lines = [shown[k:k + CHAIN_TERMS_PER_LINE] for k in range(0, len(shown), CHAIN_TERMS_PER_LINE)]
+    absent = sum(t.vanishes == VANISHES_ABSENT for t in entry.terms)
+    return {
+        "entry": _entry_tex(plain, name, 1, 1, sep_in),
+        "P": P, "Q": Q,
+        "lines": lines,
+        "count": len(terms),
+        "vanishing_absent": absent,
+        "vanishing_derivative": entry.vanishing - absent,
+        "value": printer.doprint(entry.value),
+    }
+
+
+def document_data(derivation, upstream_fraction: bool = False) -> dict[str, Any]:
+    """Everything the document template needs, printed and elided."""
+    names = {"upstream": derivation.upstream_name, "output": derivation.output_name}
+    plain = MathPrinter({**names})
+    printer = MathPrinter({**names, "upstream_fraction": upstream_fraction, "max_terms": MAX_SUM_TERMS})
+    display = MathPrinter({**names, "upstream_fraction": True})
+    identities = {(identity.kind, identity.wrt): identity for identity in derivation.identities}
+    inputs = []
+    for name, matrix in derivation.inputs.items():
+        jacobian_identity = identities.get(("jacobian", name))
+        gradient_identity = identities[("gradient", name)]
+        inputs.append({
+            "name": name,
+            "shape": matrix.shape,
+            "jacobian": _jacobian_view(derivation, name, printer, plain),
+            "jacobian_formula": None if jacobian_identity is None else {
+                "tex": plain.doprint(jacobian_identity.claim),
+                "holds": jacobian_identity.holds,
+                "checked": jacobian_identity.verdict.checked,
+            },
+            "chain_rule": _chain_rule_view(derivation, name, printer, plain),
+            "gradient": _shown_matrix(r"\frac{\partial f}{\partial \mathbf{%s}}" % name,
+                                      derivation.gradients[name], printer),
+            "closed_form": display.doprint(derivation.closed_forms[name]),
+            "closed_form_short": plain.doprint(derivation.closed_forms[name]),
+            "verdict": _verdict_view(gradient_identity),
+        })
+    return {
+        "expression": display.doprint(_matrix_expression(derivation)),
+        "sizes": derivation.sizes,
+        "output_name": derivation.output_name,
+        "output_shape": derivation.output.shape,
+        "upstream_name": derivation.upstream_name,
+        "matrices": [_shown_matrix(r"\mathbf{%s}" % name, m, plain)
+                     for name, m in derivation.inputs.items()]
+                    + [_shown_matrix(r"\mathbf{%s}" % derivation.output_name, derivation.output, printer)],
+        "upstream": _shown_matrix(r"\frac{\partial f}{\partial \mathbf{%s}}" % derivation.output_name,
+                                  derivation.upstream, plain),
+        "inputs": inputs,
+        "identities": [_identity_row(identity, plain, derivation) for identity in derivation.identities],
+        "verified": derivation.verified,
+    }
+
+
+def _matrix_expression(derivation) -> sympy.MatrixExpr:
+    from .rules import matrix_expression
+
+    return matrix_expression(derivation.expression, derivation.matrix_symbols)
+
+
+def _verdict_view(identity) -> dict[str, Any]:
+    verdict = identity.verdict
+    found = verdict.counterexample
+    return {
+        "holds": identity.holds,
+        "exact": verdict.holds,
+        "checked": verdict.checked,
+        "witness": None if identity.witness is None else identity.witness.agrees,
+        "counterexample": None if found is None else {"index": found.index},
+        "reason": verdict.reason,
+    }
+
+
+def _identity_row(identity, printer: MathPrinter, derivation) -> dict[str, Any]:
+    out = derivation.output_name
+    if identity.kind == "jacobian":
+        lhs = r"\frac{\partial %s_{pq}}{\partial %s_{ij}}" % (out, identity.wrt)
+    else:
+        lhs = r"\frac{\partial f}{\partial \mathbf{%s}}" % identity.wrt
+    return {"kind": identity.kind, "lhs": lhs, "rhs": printer.doprint(identity.claim),
+            "verdict": _verdict_view(identity)}
+
+
+# ---------------------------------------------------------------------------
+# Templates
+# ---------------------------------------------------------------------------
+
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
+    "#": r"\#", "%": r"\%", "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}",
+}
+
+
+def escape_latex(text: object) -> str:
+    """Plain text made safe for LaTeX: each special character stands for itself."""
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
+
+
+def template_dir() -> Path:
+    """Where the templates are: inside an installed package, or the repository's templates/."""
+    try:
+        packaged = resources.files("symderive.templates")
+        if packaged.joinpath("document.tex.j2").is_file():
+            return Path(str(packaged))
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+def environment() -> jinja2.Environment:
+    """A jinja2 environment whose delimiters cannot clash with LaTeX.
+
+    ``{% %}`` and ``{{ }}`` occur in ordinary LaTeX (``{{x}}``), so, as nbconvert
+    does, blocks are ``((* *))``, variables ``((( )))`` and comments ``((= =))``.
+    StrictUndefined turns a missing variable into an error, not a blank.
+    """
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        block_start_string="((*", block_end_string="*))",
+        variable_start_string="(((", variable_end_string=")))",
+        comment_start_string="((=", comment_end_string="=))",
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # maths from the printer goes in raw; text goes through |e
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    )
+    env.filters["e"] = escape_latex
+    return env
+
+
+def render_document(derivation, upstream_fraction: bool = False) -> str:
+    """The standalone LaTeX document for ``derivation``."""
+    template = environment().get_template("document.tex.j2")
+    return template.render(**document_data(derivation, upstream_fraction=upstream_fraction))
+
+
+def output_filename(derivation) -> str:
+    """A file name that shows the expression and the shapes, e.g. XW_X3x2_W2x4.tex."""
+    from .expr import names_in
+
+    names = names_in(derivation.expression)
+    shapes = "_".join(f"{name}{r}x{c}" for name, (r, c) in derivation.shapes.items())
+    return f"{''.join(names)}_{shapes}.tex"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that no reader ever sees half a file.
+
+    The text goes to a temporary file in the same folder, is flushed to disk,
+    and replaces ``path`` in one rename; on any failure the temporary is removed.
+    """
+    path = Path(path)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
