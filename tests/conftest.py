@@ -1,0 +1,37 @@
+"""Shared helpers for the tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pdflatex_or_skip() -> str:
+    """The pdflatex executable; skip locally when it is missing, fail in CI."""
+    found = shutil.which("pdflatex")
+    if found is None:
+        message = ("pdflatex is not installed (Debian: apt-get install texlive-latex-base "
+                   "texlive-latex-recommended)")
+        if IN_CI:
+            pytest.fail(message + "; CI must install it (see .ci/run)")
+        pytest.skip(message)
+    return found
+
+
+def compile_latex(source: str, folder: Path, name: str = "doc") -> tuple[int, str]:
+    """Compile ``source`` with pdflatex, shell escape off; return (exit code, log text)."""
+    engine = pdflatex_or_skip()
+    tex = folder / f"{name}.tex"
+    tex.write_text(source, encoding="utf-8")
+    done = subprocess.run(
+        [engine, "-no-shell-escape", "-halt-on-error", "-interaction=nonstopmode", tex.name],
+        cwd=folder, capture_output=True, timeout=120,
+    )
+    log = (folder / f"{name}.log").read_text(encoding="latin-1") if (folder / f"{name}.log").exists() else ""
+    return done.returncode, log

@@ -1,0 +1,143 @@
+"""The command line, run in-process through symderive.cli.main."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from symderive.cli import main
+from symderive.errors import ExitStatus
+
+
+def run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_a_good_run_writes_the_document_and_says_so(tmp_path):
+    code, out, err = run("--n", "3", "--m", "2", "--d", "4", "--out", str(tmp_path))
+    assert code == ExitStatus.VERIFIED == 0
+    written = tmp_path / "XW_X3x2_W2x4.tex"
+    assert written.is_file() and written.read_text().startswith(r"\documentclass")
+    assert f"wrote {written}" in out
+    assert "X: 3x2, W: 2x4" in out
+    assert "all 4 identities verified" in out and "not a proof for all sizes" in out
+    assert err == ""
+    assert [p.name for p in tmp_path.iterdir()] == [written.name]  # no temporary left behind
+
+
+def test_defaults_are_the_issue_sizes(tmp_path):
+    code, out, _ = run("--out", str(tmp_path))
+    assert code == 0 and (tmp_path / "XW_X3x2_W2x4.tex").is_file()
+
+
+def test_help_text_names_each_default(capsys):
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for flag in ("--n N", "--m N", "--d N"):
+        assert flag in text
+    assert text.count("(default 3)") == 1 and "(default 2)" in text and "(default 4)" in text
+
+
+def test_json_report(tmp_path):
+    code, out, _ = run("--n", "2", "--m", "3", "--d", "2", "--json", "--out", str(tmp_path))
+    assert code == 0
+    report = json.loads(out)
+    assert report["shapes"] == {"X": [2, 3], "W": [3, 2]}
+    assert report["closed_forms"] == {"X": "G @ W.T", "W": "X.T @ G"}
+    assert report["verified"] is True
+    assert [i["verified"] for i in report["identities"]] == [True] * 4
+    assert report["jacobians"]["X"] == {"shape": [2, 2, 2, 3], "nonzero": 12, "entries": 24}
+    assert report["output"] == str(tmp_path / "XW_X2x3_W3x2.tex")
+    assert os.path.isfile(report["output"])
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--n", "0"], "--n"),
+    (["--m", "-3"], "--m"),
+    (["--d", "2.5"], "--d"),
+    (["--d", "2.0"], "--d"),
+    (["--n", "three"], "--n"),
+    (["--n", ""], "--n"),
+    (["--n", "１"], "--n"),          # a full-width digit is not a size
+    (["--bogus"], "unrecognized"),
+    (["--n"], "expected one argument"),
+    (["--max-work", "0"], "--max-work"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, words):
+    code, out, err = run(*argv, "--out", str(tmp_path))
+    assert code == ExitStatus.BAD_INPUT == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and words in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_too_much_work_is_refused_with_an_estimate(tmp_path):
+    code, _, err = run("--n", "300", "--m", "300", "--d", "300", "--out", str(tmp_path))
+    assert code == 2
+    assert "units of work" in err and "--max-work" in err and " s)" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_raising_the_limit_lets_a_run_through(tmp_path):
+    code, _, err = run("--n", "3", "--m", "2", "--d", "4", "--max-work", "1", "--out", str(tmp_path))
+    assert code == 2 and "--max-work" in err
+    code, _, _ = run("--n", "3", "--m", "2", "--d", "4", "--max-work", "1000", "--out", str(tmp_path))
+    assert code == 0
+
+
+def test_out_must_be_an_existing_folder(tmp_path):
+    missing = tmp_path / "nope"
+    code, _, err = run("--out", str(missing))
+    assert code == 2 and "does not exist" in err and not missing.exists()
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("keep me")
+    code, _, err = run("--out", str(a_file))
+    assert code == 2 and "not a folder" in err and a_file.read_text() == "keep me"
+
+
+def test_default_output_folder_is_created(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("--n", "1", "--m", "1", "--d", "1")
+    assert code == 0 and (tmp_path / "output" / "XW_X1x1_W1x1.tex").is_file()
+
+
+def test_a_refuted_identity_exits_1(tmp_path, monkeypatch):
+    from symderive.expr import MatMul
+    from symderive.rules import Rule, _RULES
+
+    left, right = _RULES[MatMul]
+    broken = Rule(MatMul, 1, "broken", "df/dB = A G", "test", lambda G, A, B: A * G,
+                  right.entry_jacobian)
+    monkeypatch.setitem(_RULES, MatMul, (left, broken))
+    code, out, _ = run("--n", "2", "--m", "2", "--d", "2", "--out", str(tmp_path))
+    assert code == ExitStatus.REFUTED == 1
+    assert "FAILED" in out and "NOT verified" in out
+
+
+def test_python_dash_m_runs_as_a_process(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "symderive", "--n", "2", "--m", "1", "--d", "2",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "XW_X2x1_W1x2.tex").is_file()
+    bad = subprocess.run([sys.executable, "-m", "symderive", "--n", "-1"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_output_is_byte_identical_across_processes_and_hash_seeds(tmp_path):
+    texts = []
+    for seed in ("1", "12345"):
+        folder = tmp_path / seed
+        folder.mkdir()
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-m", "symderive", "--out", str(folder), "--json"],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        texts.append(((folder / "XW_X3x2_W2x4.tex").read_bytes(),
+                      done.stdout.replace(str(folder), "OUT")))
+    assert texts[0] == texts[1]

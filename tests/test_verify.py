@@ -1,0 +1,149 @@
+"""The trusted kernel refuses wrong claims, and names where they fail."""
+
+import ast
+from pathlib import Path
+
+import pytest
+import sympy
+from sympy import KroneckerDelta
+
+import symderive
+from symderive import derive, verify
+from symderive.expr import MatMul
+from symderive.rules import INDEX, Rule, _RULES
+
+
+@pytest.fixture(scope="module")
+def square():
+    """n = m = d = 3, where wrong forms such as G W or W^T G still have the right shape."""
+    r = derive(n=3, m=3, d=3)
+    X, W, G = (sympy.MatrixSymbol(k, 3, 3) for k in "XWG")
+    values = {X: r.inputs["X"], W: r.inputs["W"], G: r.upstream}
+    return r, (X, W, G), values
+
+
+def closed_form_verdict(square, wrt, claim):
+    r, _, values = square
+    return verify.equal_closed_form(claim, values, r.gradients[wrt], "test")
+
+
+def test_right_forms_hold(square):
+    _, (X, W, G), _ = square
+    assert closed_form_verdict(square, "X", G * W.T).holds
+    assert closed_form_verdict(square, "W", X.T * G).holds
+
+
+@pytest.mark.parametrize("wrt, wrong", [
+    ("X", lambda X, W, G: W.T * G),   # factors swapped
+    ("X", lambda X, W, G: G * W),     # transpose dropped
+    ("X", lambda X, W, G: G.T * W.T),  # upstream transposed
+    ("W", lambda X, W, G: G * X.T),   # factors swapped
+    ("W", lambda X, W, G: X * G),     # transpose dropped
+    ("W", lambda X, W, G: G.T * X),   # the transpose of the right answer
+])
+def test_wrong_closed_forms_are_refuted_at_a_named_entry(square, wrt, wrong):
+    r, symbols, values = square
+    verdict = closed_form_verdict(square, wrt, wrong(*symbols))
+    assert not verdict.holds
+    found = verdict.counterexample
+    assert found is not None and found.decided
+    i, j = found.index
+    # the named entry really differs: recompute both sides here
+    claimed = sympy.ImmutableMatrix(wrong(*symbols).xreplace(values).doit())
+    assert sympy.expand(r.gradients[wrt][i - 1, j - 1] - claimed[i - 1, j - 1]) != 0
+
+
+def test_one_perturbed_entry_is_named(square):
+    r, (X, W, G), values = square
+    bump = sympy.zeros(3, 3)
+    bump[1, 2] = sympy.Rational(1, 7)
+    verdict = closed_form_verdict(square, "X", G * W.T + sympy.ImmutableMatrix(bump))
+    assert not verdict.holds
+    assert verdict.counterexample.index == (2, 3)
+    assert verdict.counterexample.difference in (sympy.Rational(1, 7), -sympy.Rational(1, 7))
+    # and on explicit matrices directly
+    right = sympy.ImmutableMatrix(r.gradients["X"])
+    verdict = verify.equal_matrices(right, right + sympy.ImmutableMatrix(bump), "test")
+    assert not verdict.holds and verdict.counterexample.index == (2, 3)
+
+
+def test_wrong_shape_is_refuted_with_both_shapes():
+    r = derive(n=2, m=3, d=4)
+    X, W, G = (sympy.MatrixSymbol(k, *s) for k, s in (("X", (2, 3)), ("W", (3, 4)), ("G", (2, 4))))
+    values = {X: r.inputs["X"], W: r.inputs["W"], G: r.upstream}
+    verdict = verify.equal_closed_form(W * G.T, values, r.gradients["X"], "test")
+    assert not verdict.holds and verdict.checked == 0
+    assert "3x2" in verdict.reason and "2x3" in verdict.reason
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda p, q, i, j, W: KroneckerDelta(p, i) * W[q, j],   # the planted slip W_qj for W_jq
+    lambda p, q, i, j, W: KroneckerDelta(q, i) * W[j, q],   # delta on the wrong index
+    lambda p, q, i, j, W: W[j, q],                          # delta dropped
+    lambda p, q, i, j, W: 2 * KroneckerDelta(p, i) * W[j, q],
+])
+def test_wrong_jacobian_formulas_are_refuted(square, wrong):
+    r, _, _ = square
+    p, q, i, j = (INDEX[k] for k in "pqij")
+    jac = r.jacobians["X"]
+    formula = wrong(p, q, i, j, sympy.IndexedBase("W"))
+    verdict = verify.equal_index_formula(jac.__getitem__, jac.entries.keys(), formula,
+                                         (p, q, i, j), jac.shape, r.inputs, "test")
+    assert not verdict.holds
+    P, Q, I, J = verdict.counterexample.index
+    assert jac[P - 1, Q - 1, I - 1, J - 1] == verdict.counterexample.lhs
+
+
+def test_the_right_jacobian_formula_holds_on_rectangular_shapes():
+    r = derive(n=4, m=2, d=3)
+    p, q, i, j = (INDEX[k] for k in "pqij")
+    jac = r.jacobians["W"]
+    formula = KroneckerDelta(q, j) * sympy.IndexedBase("X")[p, i]
+    verdict = verify.equal_index_formula(jac.__getitem__, jac.entries.keys(), formula,
+                                         (p, q, i, j), jac.shape, r.inputs, "test")
+    assert verdict.holds and verdict.checked == 4 * 3 * 2
+
+
+def test_a_formula_nonzero_where_the_tensor_is_zero_is_caught():
+    """The kernel checks the zeros too: a claim adding a term off the tensor's support fails."""
+    r = derive(n=2, m=2, d=2)
+    p, q, i, j = (INDEX[k] for k in "pqij")
+    jac = r.jacobians["X"]
+    formula = KroneckerDelta(p, i) * sympy.IndexedBase("W")[j, q] + KroneckerDelta(p, 2) * KroneckerDelta(i, 1)
+    verdict = verify.equal_index_formula(jac.__getitem__, jac.entries.keys(), formula,
+                                         (p, q, i, j), jac.shape, r.inputs, "test")
+    assert not verdict.holds
+    assert verdict.counterexample.index[0] == 2 and verdict.counterexample.index[2] == 1
+
+
+def test_is_zero_is_three_valued():
+    x, y = sympy.symbols("x y", real=True)
+    assert verify.is_zero((x + y) ** 2 - x**2 - 2 * x * y - y**2) is True
+    assert verify.is_zero(x * y - y * x + 1) is False
+    assert verify.is_zero(sympy.sin(x) ** 2 + sympy.cos(x) ** 2 - 1) is True
+
+
+def test_a_sabotaged_rule_is_caught_by_the_pipeline(monkeypatch):
+    """If the rule table claims df/dA = G B (no transpose), the derivation is not verified."""
+    left, right = _RULES[MatMul]
+    broken = Rule(MatMul, 0, "broken", "df/dA = G B", "test", lambda G, A, B: G * B,
+                  left.entry_jacobian)
+    monkeypatch.setitem(_RULES, MatMul, (broken, right))
+    r = derive(n=2, m=2, d=2)
+    assert not r.verified
+    failed = [identity for identity in r.identities if not identity.holds]
+    assert [(identity.kind, identity.wrt) for identity in failed] == [("gradient", "X")]
+    assert failed[0].verdict.counterexample is not None
+    assert failed[0].witness is not None and not failed[0].witness.agrees
+
+
+def test_the_kernel_never_imports_what_it_checks():
+    """verify.py is the trusted kernel: it must not depend on the rules or the derivation."""
+    source = Path(symderive.verify.__file__).read_text()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "") if node.level == 0 else "." + (node.module or ""))
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    assert not {name for name in imported if name.startswith(".") or name.startswith("symderive")}
