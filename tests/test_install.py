@@ -38,7 +38,10 @@ def test_installed_wheel_renders_the_document(tmp_path):
     # symderive itself only from the wheel
     venv.create(env_dir, system_site_packages=True, with_pip=True)
     python = env_dir / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)],
+    # --ignore-installed: a symderive already in the system site-packages must not
+    # stand in for the wheel
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--ignore-installed", str(wheel)],
                    check=True, timeout=300)
 
     away = tmp_path / "elsewhere"
