@@ -86,6 +86,11 @@ class Derivation:
     def output_shape(self) -> Shape:
         return self.output.shape
 
+    def chain_rule_entry(self, name: str, i: int, j: int) -> chain_rule.ChainRuleSum:
+        """df/dA_ij (0-based i, j) as its chain-rule sum, every term listed with
+        whether it vanishes and why (see :func:`symderive.chain_rule.chain_rule_entry`)."""
+        return chain_rule.chain_rule_entry(self.jacobians[name], self.upstream, i, j)
+
     def latex(self, **options: Any) -> str:
         """The standalone LaTeX document for this derivation."""
         from .render import render_document

@@ -33,7 +33,8 @@ __all__ = ["MathPrinter", "TextPrinter", "plain_text", "Cell", "render_document"
 # Elision bounds: beyond these a matrix shows corners, a sum its ends.
 MAX_MATRIX_ROWS = 8
 MAX_MATRIX_COLS = 6
-MAX_SUM_TERMS = 4  # terms printed inside a matrix entry before "+ \cdots +"
+MAX_SUM_TERMS = 3  # a longer sum inside a matrix entry prints as "a + b + \cdots + z"
+MAX_SUM_MATRIX_COLS = 4  # columns shown of a matrix whose entries are sums
 MAX_CHAIN_TERMS = 12  # terms of the written-out chain-rule sum before eliding
 CHAIN_TERMS_PER_LINE = 3
 TENSOR_MAX_ROWS = 16  # a whole 4th-rank tensor is shown only up to P*I rows ...
@@ -180,12 +181,14 @@ def matrix_cells(matrix: sympy.MatrixBase, printer: MathPrinter,
 
 
 def _shown_matrix(name_tex: str, matrix: sympy.MatrixBase, printer: MathPrinter) -> dict[str, Any]:
+    sums = any(isinstance(entry, sympy.Add) for entry in matrix)
+    max_cols = MAX_SUM_MATRIX_COLS if sums else MAX_MATRIX_COLS
     return {
         "name": name_tex,
         "rows": matrix.rows,
         "cols": matrix.cols,
-        "cells": matrix_cells(matrix, printer),
-        "elided": matrix.rows > MAX_MATRIX_ROWS or matrix.cols > MAX_MATRIX_COLS,
+        "cells": matrix_cells(matrix, printer, MAX_MATRIX_ROWS, max_cols),
+        "elided": matrix.rows > MAX_MATRIX_ROWS or matrix.cols > max_cols,
     }
 
 

@@ -87,3 +87,14 @@ def test_jacobians_store_only_their_nonzeros(result):
         assert jac.nnz == len(jac.entries) == n * d * m
         assert jac.size == size
         assert all(value != 0 for value in jac.entries.values())
+
+
+def test_the_chain_rule_sum_records_which_terms_vanish_and_why():
+    r = derive(n=3, m=2, d=4)
+    entry = r.chain_rule_entry("X", 1, 0)  # df/dX_21
+    assert len(entry.terms) == 3 * 4
+    # Y_pq = sum_r X_pr W_rq contains X_21 only when p = 2
+    survivors = [(t.p, t.q) for t in entry.terms if t.vanishes is None]
+    assert survivors == [(1, q) for q in range(4)]
+    assert all(t.vanishes == "absent" for t in entry.terms if t.p != 1)
+    assert entry.value == r.gradients["X"][1, 0]
