@@ -7,10 +7,12 @@ X: n x m and W: m x d is the standing example.
 
 from __future__ import annotations
 
+import operator
+
 from .errors import BadInput, ShapeError
 from .expr import Expr, MatMul, Name
 
-__all__ = ["Shape", "size_argument", "shape_of", "shapes_of_subexpressions"]
+__all__ = ["Shape", "size_argument", "shape_of"]
 
 Shape = tuple[int, int]
 
@@ -18,17 +20,19 @@ Shape = tuple[int, int]
 def size_argument(label: str, value: object) -> int:
     """``value`` as a size (a positive integer), or BadInput naming ``label``.
 
-    Accepts ints and strings of decimal digits; refuses bools, floats such as
-    2.5 (and 2.0: a size is not a measurement), zero and negatives.
+    Accepts integers (Python's, NumPy's, SymPy's) and strings of ASCII decimal
+    digits; refuses bools, floats such as 2.5 (and 2.0: a size is not a
+    measurement), zero and negatives.
     """
-    if isinstance(value, bool):
-        raise BadInput(f"{label}: expected a positive integer, got {value!r}")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         number = int(value.strip())
-    else:
+    elif isinstance(value, bool) or isinstance(value, str):
         raise BadInput(f"{label}: expected a positive integer, got {value!r}")
+    else:
+        try:
+            number = operator.index(value)
+        except TypeError:
+            raise BadInput(f"{label}: expected a positive integer, got {value!r}") from None
     if number < 1:
         raise BadInput(f"{label}: expected a positive integer (1 or more), got {number}")
     return number
@@ -63,16 +67,3 @@ def shape_of(node: Expr, shapes: dict[str, Shape]) -> Shape:
     except KeyError:
         raise BadInput(f"no shape rule for the operation {type(node).__name__}") from None
     return rule(node, shapes)
-
-
-def shapes_of_subexpressions(node: Expr, shapes: dict[str, Shape]) -> dict[Expr, Shape]:
-    """The shape of every sub-expression (raises ShapeError on the first misfit)."""
-    found: dict[Expr, Shape] = {}
-
-    def visit(sub: Expr) -> None:
-        for child in sub.children():
-            visit(child)
-        found[sub] = shape_of(sub, shapes)
-
-    visit(node)
-    return found

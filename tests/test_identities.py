@@ -98,3 +98,17 @@ def test_the_chain_rule_sum_records_which_terms_vanish_and_why():
     assert survivors == [(1, q) for q in range(4)]
     assert all(t.vanishes == "absent" for t in entry.terms if t.p != 1)
     assert entry.value == r.gradients["X"][1, 0]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, 2.0, True, "x", "-2", [3]])
+def test_derive_refuses_what_is_not_a_size(bad):
+    from symderive import BadInput
+
+    with pytest.raises(BadInput, match="n: expected a positive integer"):
+        derive(n=bad)
+
+
+def test_derive_accepts_numpy_integers():
+    import numpy as np
+
+    assert derive(n=np.int64(2), m=np.int32(1), d=1).verified
