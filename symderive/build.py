@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 import sympy
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 __all__ = ["entry_symbol", "entry_indices", "matrix_of_symbols", "separates_indices"]
 
@@ -57,17 +58,171 @@ def matrix_of_symbols(base: str, rows: int, cols: int) -> sympy.ImmutableMatrix:
 # Evaluating an expression on matrices of symbols
 # ---------------------------------------------------------------------------
 
+# The elementwise functions, as sympy sees them.  sigmoid is written out, so
+# that differentiating it is sympy's calculus, not a rule of symderive's.
+_x = sympy.Symbol("x", real=True)
+ELEMENTWISE_FUNCTIONS = {
+    "exp": sympy.Lambda(_x, sympy.exp(_x)),
+    "log": sympy.Lambda(_x, sympy.log(_x)),
+    "tanh": sympy.Lambda(_x, sympy.tanh(_x)),
+    "sigmoid": sympy.Lambda(_x, 1 / (1 + sympy.exp(-_x))),
+    "sin": sympy.Lambda(_x, sympy.sin(_x)),
+    "cos": sympy.Lambda(_x, sympy.cos(_x)),
+    "sqrt": sympy.Lambda(_x, sympy.sqrt(_x)),
+}
 
-def explicit(node, matrices: dict[str, sympy.ImmutableMatrix]) -> sympy.ImmutableMatrix:
+# inv and det are expanded symbolically; past this size the expressions are
+# too large to differentiate and check in reasonable time.
+MAX_INVERSE_SIZE = 4
+
+
+def _stretch(matrix: sympy.MatrixBase, shape: tuple[int, int]) -> sympy.ImmutableMatrix:
+    """NumPy broadcasting: a 1-row or 1-column matrix repeated up to ``shape``."""
+    rows, cols = shape
+    return sympy.ImmutableMatrix(rows, cols, lambda i, j: matrix[
+        0 if matrix.rows == 1 else i, 0 if matrix.cols == 1 else j])
+
+
+def _entrywise(combine, left: sympy.MatrixBase, right: sympy.MatrixBase) -> sympy.ImmutableMatrix:
+    shape = (max(left.rows, right.rows), max(left.cols, right.cols))
+    a, b = _stretch(left, shape), _stretch(right, shape)
+    return sympy.ImmutableMatrix(*shape, lambda i, j: combine(a[i, j], b[i, j]))
+
+
+def explicit(node, matrices: dict[str, sympy.MatrixBase]) -> sympy.ImmutableMatrix:
     """The explicit matrix of ``node`` when each name stands for ``matrices[name]``.
 
-    Products are sympy's matrix products, entry (p, q) = sum_r A_pr B_rq, so
-    every entry of the result is a polynomial in the entries of the inputs.
+    Every operation is computed entry by entry from its definition (the product
+    as sum_r A_pr B_rq, elementwise functions on each entry, trace as the sum of
+    the diagonal), so the entries are ordinary sympy expressions in the symbols
+    of the inputs.  Shapes are assumed checked (see shapes.node_shapes).
     """
-    from .expr import MatMul, Name
+    from . import expr as E
 
-    if isinstance(node, Name):
-        return matrices[node.name]
-    if isinstance(node, MatMul):
-        return sympy.ImmutableMatrix(explicit(node.left, matrices) * explicit(node.right, matrices))
-    raise TypeError(f"cannot build the operation {type(node).__name__}")
+    memo: dict = {}
+
+    def value(sub) -> sympy.ImmutableMatrix:
+        if sub in memo:
+            return memo[sub]
+        if isinstance(sub, E.Name):
+            result = sympy.ImmutableMatrix(matrices[sub.name])
+        elif isinstance(sub, E.Number):
+            result = sympy.ImmutableMatrix([[sympy.Rational(sub.value.numerator, sub.value.denominator)]])
+        elif isinstance(sub, E.Identity):
+            result = sympy.ImmutableMatrix(sympy.eye(sub.size))
+        elif isinstance(sub, E.Ones):
+            result = sympy.ImmutableMatrix(sympy.ones(sub.rows, sub.cols))
+        elif isinstance(sub, E.MatMul):
+            result = sympy.ImmutableMatrix(value(sub.left) * value(sub.right))
+        elif isinstance(sub, E.Add):
+            result = _entrywise(lambda a, b: a + b, value(sub.left), value(sub.right))
+        elif isinstance(sub, E.Sub):
+            result = _entrywise(lambda a, b: a - b, value(sub.left), value(sub.right))
+        elif isinstance(sub, E.Hadamard):
+            result = _entrywise(lambda a, b: a * b, value(sub.left), value(sub.right))
+        elif isinstance(sub, E.Div):
+            result = _entrywise(lambda a, b: a / b, value(sub.left), value(sub.right))
+        elif isinstance(sub, E.Power):
+            exponent = sympy.Rational(sub.exponent.numerator, sub.exponent.denominator)
+            result = value(sub.base).applyfunc(lambda a: a ** exponent)
+        elif isinstance(sub, E.Neg):
+            result = -value(sub.operand)
+        elif isinstance(sub, E.Transpose):
+            result = value(sub.operand).T
+        elif isinstance(sub, E.Call):
+            result = _call(sub.function, value(sub.argument))
+        else:
+            raise TypeError(f"cannot build the operation {type(sub).__name__}")
+        memo[sub] = result = sympy.ImmutableMatrix(result)
+        return result
+
+    return value(node)
+
+
+def _call(function: str, arg: sympy.ImmutableMatrix) -> sympy.ImmutableMatrix:
+    if function in ELEMENTWISE_FUNCTIONS:
+        return arg.applyfunc(ELEMENTWISE_FUNCTIONS[function])
+    if function == "trace":
+        return sympy.ImmutableMatrix([[arg.trace()]])
+    if function == "sum":
+        return sympy.ImmutableMatrix([[sympy.Add(*arg)]])
+    if function in ("inv", "det"):
+        if arg.rows > MAX_INVERSE_SIZE:
+            from .errors import BadInput
+
+            raise BadInput(f"{function} of a {arg.rows}x{arg.cols} matrix is too large to expand "
+                           f"symbolically (at most {MAX_INVERSE_SIZE}x{MAX_INVERSE_SIZE})")
+        if function == "det":
+            return sympy.ImmutableMatrix([[arg.det(method="berkowitz")]])
+        return sympy.ImmutableMatrix(arg.adjugate(method="berkowitz") / arg.det(method="berkowitz"))
+    raise TypeError(f"cannot build the function {function}")
+
+
+def matrix_expression(node, symbols: dict[str, sympy.MatrixSymbol], shapes: dict) -> sympy.Basic:
+    """``node`` as a sympy matrix expression over MatrixSymbols, for display and for
+    notebooks (never for verification: sympy cannot always expand these).
+
+    ``shapes`` maps each sub-expression to its shape (shapes.node_shapes), so
+    that broadcasting can be written out as products with a column of ones.
+    """
+    from . import expr as E
+
+    def stretch(sub, target):
+        rows, cols = shapes[sub]
+        out = convert(sub)
+        if isinstance(sub, E.Number):
+            return out  # a scalar needs no stretching
+        if rows == 1 and target[0] > 1:
+            out = sympy.OneMatrix(target[0], 1) * out
+        if cols == 1 and target[1] > 1:
+            out = out * sympy.OneMatrix(1, target[1])
+        return out
+
+    def convert(sub):
+        if isinstance(sub, E.Name):
+            return symbols[sub.name]
+        if isinstance(sub, E.Number):
+            return sympy.Rational(sub.value.numerator, sub.value.denominator)
+        if isinstance(sub, E.Identity):
+            return sympy.Identity(sub.size)
+        if isinstance(sub, E.Ones):
+            return sympy.OneMatrix(sub.rows, sub.cols)
+        if isinstance(sub, E.MatMul):
+            return sympy.MatMul(convert(sub.left), convert(sub.right))
+        if isinstance(sub, (E.Add, E.Sub, E.Hadamard)):
+            target = shapes[sub]
+            left, right = stretch(sub.left, target), stretch(sub.right, target)
+            if isinstance(sub, E.Hadamard):
+                if isinstance(sub.left, E.Number) or isinstance(sub.right, E.Number):
+                    return left * right
+                return sympy.HadamardProduct(left, right)
+            if isinstance(sub.left, E.Number):
+                left = left * sympy.OneMatrix(*target)
+            if isinstance(sub.right, E.Number):
+                right = right * sympy.OneMatrix(*target)
+            return left + right if isinstance(sub, E.Add) else left - right
+        if isinstance(sub, E.Div):
+            return convert(sub.left) / convert(sub.right)
+        if isinstance(sub, E.Power):
+            exponent = sympy.Rational(sub.exponent.numerator, sub.exponent.denominator)
+            return sympy.HadamardPower(convert(sub.base), exponent)
+        if isinstance(sub, E.Neg):
+            return -convert(sub.operand)
+        if isinstance(sub, E.Transpose):
+            return sympy.Transpose(convert(sub.operand))
+        if isinstance(sub, E.Call):
+            arg = convert(sub.argument)
+            if sub.function in ELEMENTWISE_FUNCTIONS:
+                return ElementwiseApplyFunction(ELEMENTWISE_FUNCTIONS[sub.function], arg)
+            if sub.function == "trace":
+                return sympy.Trace(arg)
+            if sub.function == "sum":
+                rows, cols = shapes[sub.argument]
+                return sympy.OneMatrix(1, rows) * arg * sympy.OneMatrix(cols, 1)
+            if sub.function == "inv":
+                return sympy.Inverse(arg)
+            if sub.function == "det":
+                return sympy.Determinant(arg)
+        raise TypeError(f"cannot convert the operation {type(sub).__name__}")
+
+    return convert(node)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
-import sympy
 
-from .expr import Expr, MatMul, Name
+from .expr import (Add, Call, Div, Expr, Hadamard, Identity, MatMul, Name, Neg, Number, Ones,
+                   Power, Sub, Transpose)
 
 __all__ = ["NumericWitness", "evaluate", "central_differences", "witness"]
 
@@ -26,12 +26,45 @@ STEP = 1e-6
 TOLERANCE = 1e-6  # relative to the size of the gradient
 
 
+_FUNCTIONS = {
+    "exp": np.exp, "log": np.log, "tanh": np.tanh, "sin": np.sin, "cos": np.cos, "sqrt": np.sqrt,
+    "sigmoid": lambda a: 1.0 / (1.0 + np.exp(-a)),
+    "trace": lambda a: np.array([[np.trace(a)]]),
+    "sum": lambda a: np.array([[np.sum(a)]]),
+    "det": lambda a: np.array([[np.linalg.det(a)]]),
+    "inv": np.linalg.inv,
+}
+
+
 def evaluate(node: Expr, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The value of ``node`` with NumPy arrays for its names."""
+    """The value of ``node`` with NumPy arrays for its names (NumPy broadcasting)."""
     if isinstance(node, Name):
         return arrays[node.name]
+    if isinstance(node, Number):
+        return np.array([[float(node.value)]])
+    if isinstance(node, Identity):
+        return np.eye(node.size)
+    if isinstance(node, Ones):
+        return np.ones((node.rows, node.cols))
+    if isinstance(node, Power):
+        return evaluate(node.base, arrays) ** float(node.exponent)
+    if isinstance(node, Call):
+        return _FUNCTIONS[node.function](evaluate(node.argument, arrays))
+    if isinstance(node, Neg):
+        return -evaluate(node.operand, arrays)
+    if isinstance(node, Transpose):
+        return evaluate(node.operand, arrays).T
+    left, right = (evaluate(child, arrays) for child in node.children())
     if isinstance(node, MatMul):
-        return evaluate(node.left, arrays) @ evaluate(node.right, arrays)
+        return left @ right
+    if isinstance(node, Add):
+        return left + right
+    if isinstance(node, Sub):
+        return left - right
+    if isinstance(node, Hadamard):
+        return left * right
+    if isinstance(node, Div):
+        return left / right
     raise TypeError(f"cannot evaluate the operation {type(node).__name__} numerically")
 
 
@@ -50,49 +83,40 @@ def central_differences(node: Expr, wrt: str, arrays: Mapping[str, np.ndarray],
     return result
 
 
-def evaluate_matrix_expression(expr: sympy.Basic, values: Mapping[sympy.MatrixSymbol, np.ndarray]):
-    """A sympy matrix expression at NumPy values of its MatrixSymbols."""
-    if isinstance(expr, sympy.MatrixSymbol):
-        return values[expr]
-    if isinstance(expr, sympy.Transpose):
-        return evaluate_matrix_expression(expr.arg, values).T
-    if isinstance(expr, sympy.MatMul):
-        factors = [evaluate_matrix_expression(arg, values) for arg in expr.args]
-        result = factors[0]
-        for factor in factors[1:]:
-            result = result @ factor if np.ndim(result) and np.ndim(factor) else result * factor
-        return result
-    if isinstance(expr, sympy.MatAdd):
-        return sum(evaluate_matrix_expression(arg, values) for arg in expr.args)
-    if expr.is_Number:
-        return float(expr)
-    raise TypeError(f"cannot evaluate {type(expr).__name__} numerically")
-
-
 @dataclass(frozen=True)
 class NumericWitness:
-    agrees: bool
+    agrees: bool | None  # None: the numbers could not be compared (not finite)
     largest_error: float
     method: str
 
 
-def witness(node: Expr, wrt: str, closed_form: sympy.MatrixExpr,
-            symbols: Mapping[str, sympy.MatrixSymbol], upstream: sympy.MatrixSymbol,
-            seed: int = 0) -> NumericWitness:
-    """Compare the closed form at random numbers with central differences there."""
+def witness(node: Expr, wrt: str, closed_form: Expr, shapes: Mapping[str, tuple[int, int]],
+            upstream: str | None, seed: int = 0) -> NumericWitness:
+    """Compare the closed form at random numbers with central differences there.
+
+    Inputs are drawn from [0.5, 1.5], where log and sqrt are defined; the
+    upstream gradient (absent for a scalar-valued expression) from a normal
+    distribution.  ``agrees`` is None when the expression is not finite there.
+    """
     rng = np.random.default_rng(seed)
-    arrays = {name: rng.standard_normal(tuple(sym.shape)) for name, sym in symbols.items()}
-    gradient_upstream = rng.standard_normal(tuple(upstream.shape))
-    numeric = central_differences(node, wrt, arrays, gradient_upstream)
-    values = {symbols[name]: array for name, array in arrays.items()}
-    values[upstream] = gradient_upstream
-    claimed = evaluate_matrix_expression(closed_form, values)
+    arrays = {name: rng.uniform(0.5, 1.5, size=shape)
+              for name, shape in sorted(shapes.items()) if name != upstream}
+    output = evaluate(node, arrays)
+    if upstream is None:
+        gradient_upstream = np.ones((1, 1))
+    else:
+        gradient_upstream = rng.standard_normal(output.shape)
+        arrays[upstream] = gradient_upstream
+    with np.errstate(all="ignore"):
+        numeric = central_differences(node, wrt, arrays, gradient_upstream)
+        claimed = evaluate(closed_form, arrays)
+    where = f"central differences (step {STEP:g}) at random values (seed {seed})"
     if claimed.shape != numeric.shape:
-        return NumericWitness(False, float("inf"), f"shapes differ: {claimed.shape} against {numeric.shape}")
+        return NumericWitness(False, float("inf"), f"{where}: shapes differ, {claimed.shape} against {numeric.shape}")
+    if not (np.all(np.isfinite(numeric)) and np.all(np.isfinite(claimed))):
+        return NumericWitness(None, float("nan"), f"{where}: not finite there, no numeric witness")
     error = float(np.max(np.abs(claimed - numeric), initial=0.0))
     scale = max(1.0, float(np.max(np.abs(numeric), initial=0.0)))
-    return NumericWitness(
-        error <= TOLERANCE * scale, error,
-        f"central differences (step {STEP:g}) at standard normal values (seed {seed}) "
-        f"{'agree' if error <= TOLERANCE * scale else 'disagree'} to a relative {TOLERANCE:g}",
-    )
+    agrees = error <= TOLERANCE * scale
+    return NumericWitness(agrees, error,
+                          f"{where} {'agree' if agrees else 'disagree'} to a relative {TOLERANCE:g}")

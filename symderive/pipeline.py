@@ -1,38 +1,42 @@
-"""The pipeline: shapes -> build -> derive -> closed form -> verify, into one result.
+"""The pipeline: parse -> shapes -> build -> derive -> closed form -> verify.
 
 :func:`derive` runs every stage and returns a :class:`Derivation`, the object
-tests, notebooks, the CLI and the LaTeX templates all read.  Data flows one
-way: each stage is a module that can be called on its own.
+tests, notebooks, the CLI and the LaTeX templates all read; :func:`check`
+tells whether a claimed gradient is right.  Data flows one way: each stage is
+a module that can be called on its own.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from fractions import Fraction
+from typing import Any, Iterable, Mapping
 
 import sympy
 
 from . import build, chain_rule, numeric, rules, verify
-from .errors import TooMuchWork
-from .expr import Expr, MatMul, Name, names_in
+from .errors import BadInput, TooMuchWork
+from .expr import Call, Expr, MatMul, Name, Number, names_in, walk
 from .render import plain_text
-from .shapes import Shape, shape_of, size_argument
+from .shapes import Shape, ShapeReport, infer_shapes, node_shapes, shape_of, size_argument
 
-__all__ = ["Derivation", "Identity", "derive", "DEFAULT_SIZES", "DEFAULT_MAX_WORK",
-           "estimate_work"]
+__all__ = ["Derivation", "Identity", "CheckResult", "derive", "check", "DEFAULT_SIZES",
+           "DEFAULT_MAX_WORK", "estimate_work", "NOTE_EXPRESSION"]
 
 DEFAULT_SIZES = {"n": 3, "m": 2, "d": 4}
-OUTPUT_NAME = "Y"
 UPSTREAM_NAME = "G"
+OUTPUT_NAMES = ("Y", "Z", "F", "H", "Out")
+MAX_DEPTH = 200  # deeper trees are refused before any recursive stage sees them
 
 # The seed note's expression, Y = X W with X: n x m and W: m x d.
 NOTE_EXPRESSION = MatMul(Name("X"), Name("W"))
 
 # Refuse, unless asked, a derivation of more than this many units of work (see
 # estimate_work).  Measured on the 2-core reference machine: (16,16,16) is 139k
-# units in 4.5 s, (24,24,24) 690k units in 18 s, so a unit costs about 30 us
-# and the default refuses what would take more than about a minute.
+# units in 4.5 s, (24,24,24) 690k units in 18 s, (30,30,30) 1.67M units in 40 s,
+# so a unit costs about 30 us and the default refuses what would take more
+# than about a minute.
 SECONDS_PER_UNIT = 3e-5
 DEFAULT_MAX_WORK = 2_000_000
 
@@ -42,19 +46,20 @@ class Identity:
     """One claimed identity and the outcome of checking it.
 
     ``kind`` is "jacobian" (an index formula for dY_pq/dA_ij) or "gradient"
-    (a closed form for df/dA).  ``claim`` is the sympy object that was checked.
+    (a closed form for df/dA).  ``claim`` is what was checked: a sympy index
+    formula, or an expression of the language.
     """
 
     kind: str
     wrt: str
-    claim: sympy.Basic
+    claim: Any
     statement: str
     verdict: verify.Verdict
     witness: numeric.NumericWitness | None = None
 
     @property
     def holds(self) -> bool:
-        return self.verdict.holds and (self.witness is None or self.witness.agrees)
+        return self.verdict.holds and (self.witness is None or self.witness.agrees is not False)
 
 
 @dataclass
@@ -64,17 +69,18 @@ class Derivation:
     expression: Expr
     shapes: dict[str, Shape]
     sizes: dict[str, int]
+    defaulted: dict[str, tuple[str, ...]]
+    node_shapes: dict[Expr, Shape]
     inputs: dict[str, sympy.ImmutableMatrix]
     output: sympy.ImmutableMatrix
     upstream: sympy.ImmutableMatrix
-    matrix_symbols: dict[str, sympy.MatrixSymbol]
     jacobians: dict[str, chain_rule.SparseJacobian]
     gradients: dict[str, sympy.ImmutableMatrix]
-    closed_forms: dict[str, sympy.MatrixExpr]
+    closed_form_trees: dict[str, Expr]
     rule_steps: list[rules.RuleStep]
     identities: list[Identity]
-    output_name: str = OUTPUT_NAME
-    upstream_name: str = UPSTREAM_NAME
+    output_name: str
+    upstream_name: str | None  # None for a scalar-valued expression: f is the expression itself
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -83,8 +89,35 @@ class Derivation:
         return bool(self.identities) and all(identity.holds for identity in self.identities)
 
     @property
+    def scalar(self) -> bool:
+        return self.upstream_name is None
+
+    @property
     def output_shape(self) -> Shape:
         return self.output.shape
+
+    @property
+    def matrix_symbols(self) -> dict[str, sympy.MatrixSymbol]:
+        symbols = {name: sympy.MatrixSymbol(name, *shape) for name, shape in self.shapes.items()}
+        if self.upstream_name is not None:
+            symbols[self.upstream_name] = sympy.MatrixSymbol(self.upstream_name, *self.output_shape)
+        return symbols
+
+    @property
+    def closed_forms(self) -> dict[str, sympy.Basic]:
+        """The closed forms as sympy matrix expressions (e.g. G*W.T), for notebooks."""
+        shapes = self._all_node_shapes()
+        return {name: build.matrix_expression(form, self.matrix_symbols, shapes)
+                for name, form in self.closed_form_trees.items()}
+
+    def _all_node_shapes(self) -> dict[Expr, Shape]:
+        leaves = dict(self.shapes)
+        if self.upstream_name is not None:
+            leaves[self.upstream_name] = self.output_shape
+        found: dict[Expr, Shape] = {}
+        for form in self.closed_form_trees.values():
+            shape_of(form, leaves, found)
+        return found
 
     def chain_rule_entry(self, name: str, i: int, j: int) -> chain_rule.ChainRuleSum:
         """df/dA_ij (0-based i, j) as its chain-rule sum, every term listed with
@@ -103,29 +136,32 @@ class Derivation:
             "expression": f"{self.output_name} = {self.expression}",
             "sizes": dict(self.sizes),
             "shapes": {name: list(shape) for name, shape in self.shapes.items()},
+            "defaulted": {name: list(axes) for name, axes in self.defaulted.items()},
             "output_shape": list(self.output_shape),
-            "closed_forms": {name: plain_text(form) for name, form in self.closed_forms.items()},
+            "upstream": self.upstream_name,
+            "closed_forms": {name: str(form) for name, form in self.closed_form_trees.items()},
             "jacobians": {
                 name: {"shape": list(jac.shape), "nonzero": jac.nnz, "entries": jac.size}
                 for name, jac in self.jacobians.items()
             },
-            "identities": [
-                {
-                    "kind": identity.kind,
-                    "wrt": identity.wrt,
-                    "statement": identity.statement,
-                    "verified": identity.holds,
-                    "method": identity.verdict.method,
-                    "entries_checked": identity.verdict.checked,
-                    "numeric_witness": None if identity.witness is None else {
-                        "agrees": identity.witness.agrees, "method": identity.witness.method},
-                    "counterexample": _counterexample_data(identity.verdict),
-                }
-                for identity in self.identities
-            ],
+            "identities": [_identity_data(identity) for identity in self.identities],
             "verified": self.verified,
             "scope": "checked exactly at these sizes only; not a proof for all sizes",
         }
+
+
+def _identity_data(identity: Identity) -> dict[str, Any]:
+    return {
+        "kind": identity.kind,
+        "wrt": identity.wrt,
+        "statement": identity.statement,
+        "verified": identity.holds,
+        "method": identity.verdict.method,
+        "entries_checked": identity.verdict.checked,
+        "numeric_witness": None if identity.witness is None else {
+            "agrees": identity.witness.agrees, "method": identity.witness.method},
+        "counterexample": _counterexample_data(identity.verdict),
+    }
 
 
 def _counterexample_data(verdict: verify.Verdict) -> dict[str, Any] | None:
@@ -136,40 +172,126 @@ def _counterexample_data(verdict: verify.Verdict) -> dict[str, Any] | None:
             "difference": str(found.difference), "decided": found.decided}
 
 
-def estimate_work(n: int, m: int, d: int) -> int:
-    """Units of work for Y = X W, one per term touched.
+# ---------------------------------------------------------------------------
+# Reading what the user asked for
+# ---------------------------------------------------------------------------
 
-    dY/dX and dY/dW each have n*m*d nonzero entries; each is found by
-    differentiating an entry Y_pq, a sum of m terms, and then summed and
-    compared: about 2*n*m*d*(m + 1) term operations in all.
+
+def _expression(expression: str | Expr | None) -> Expr:
+    if expression is None:
+        return NOTE_EXPRESSION
+    if isinstance(expression, Expr):
+        tree = expression
+    elif isinstance(expression, str):
+        from .parse import parse
+
+        tree = parse(expression)
+    else:
+        raise BadInput(f"expected an expression as text, got {type(expression).__name__}")
+    _check_depth(tree)
+    return tree
+
+
+def _check_depth(tree: Expr) -> None:
+    """Refuse trees deeper than MAX_DEPTH, measured without recursion."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadInput(f"the expression is nested more than {MAX_DEPTH} levels deep")
+        stack.extend((child, depth + 1) for child in node.children())
+
+
+def _given_shapes(tree: Expr, shapes: Mapping[str, Any] | None,
+                  sizes: Mapping[str, Any]) -> tuple[dict[str, tuple[int | None, int | None]], dict[str, int]]:
+    """Shapes the user gave: explicit ones, and X: n x m, W: m x d from the sizes
+    (a size left out leaves that dimension to inference)."""
+    given: dict[str, tuple[int | None, int | None]] = {}
+    for name, shape in (shapes or {}).items():
+        try:
+            rows, cols = shape
+        except (TypeError, ValueError):
+            raise BadInput(f"shape of {name}: expected (rows, cols), got {shape!r}") from None
+        given[str(name)] = (size_argument(f"rows of {name}", rows), size_argument(f"cols of {name}", cols))
+    chosen = {k: size_argument(k, v) for k, v in sizes.items() if v is not None}
+    names = names_in(tree)
+    for name, (r, c) in (("X", ("n", "m")), ("W", ("m", "d"))):
+        if name in names and name not in given and (r in chosen or c in chosen):
+            given[name] = (chosen.get(r), chosen.get(c))
+    return given, chosen
+
+
+def estimate_work(tree: Expr, shapes: dict[Expr, Shape]) -> int:
+    """Units of work, about one per term touched while differentiating.
+
+    Each output entry holds about ``s`` symbols; differentiating it by each costs
+    about its length, so the work is about (output entries) * s * (s/2 + 1).  For
+    Y = X W (s = 2m) that is 2*n*m*d*(m + 1).
     """
-    return 2 * n * m * d * (m + 1)
+    symbols: dict[Expr, int] = {}
+    for node in reversed(list(walk(tree))):
+        kids = [symbols[child] for child in node.children()]
+        if isinstance(node, Name):
+            value = 1
+        elif isinstance(node, MatMul):
+            value = shapes[node.left][1] * (kids[0] + kids[1])
+        elif isinstance(node, Call) and node.function in ("trace", "sum"):
+            rows, cols = shapes[node.argument]
+            value = (rows if node.function == "trace" else rows * cols) * kids[0]
+        elif isinstance(node, Call) and node.function in ("inv", "det"):
+            value = shapes[node.argument][0] ** 2 * kids[0]
+        else:
+            value = sum(kids)
+        symbols[node] = value
+    rows, cols = shapes[tree]
+    s = symbols[tree]
+    return rows * cols * s * (s // 2 + 1)
 
 
-def derive(*, n: int | None = None, m: int | None = None, d: int | None = None,
+# ---------------------------------------------------------------------------
+# derive
+# ---------------------------------------------------------------------------
+
+
+def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | None = None,
+           n: int | None = None, m: int | None = None, d: int | None = None,
+           wrt: Iterable[str] | str | None = None, upstream: str = UPSTREAM_NAME,
            max_work: int = DEFAULT_MAX_WORK) -> Derivation:
-    """Derive and verify df/dX and df/dW for the seed note's Y = X W.
+    """Derive and verify the gradient of ``expression`` with respect to its inputs.
 
-    X is n x m, W is m x d (defaults n=3, m=2, d=4).  Raises BadInput for sizes
-    that are not positive integers, TooMuchWork past ``max_work``.
+    With no expression, the seed note's Y = X W with X: n x m, W: m x d
+    (defaults n=3, m=2, d=4).  ``shapes`` maps names to (rows, cols); shapes not
+    given are inferred, and dimensions nothing fixes get small default sizes
+    (``Derivation.defaulted`` says which).  ``wrt`` limits the inputs
+    differentiated by.  A matrix-valued expression Y is differentiated against
+    an upstream gradient named ``upstream`` (G_pq = df/dY_pq); a scalar-valued
+    one (1x1, trace, sum, det) directly.
+
+    Raises BadInput (ShapeError, ParseError, TooMuchWork) for input it refuses.
     """
-    chosen = {"n": n, "m": m, "d": d}
-    sizes = {k: size_argument(k, DEFAULT_SIZES[k] if v is None else v) for k, v in chosen.items()}
-    max_work = size_argument("max_work", max_work)
-    work = estimate_work(**sizes)
-    if work > max_work:
-        raise TooMuchWork(
-            f"n={sizes['n']}, m={sizes['m']}, d={sizes['d']} needs about {work:,} units of work "
-            f"(about {work * SECONDS_PER_UNIT:.0f} s), over the limit of {max_work:,}; "
-            f"raise the limit with --max-work {work} to run it anyway"
-        )
-    shapes = {"X": (sizes["n"], sizes["m"]), "W": (sizes["m"], sizes["d"])}
-    return derive_expression(NOTE_EXPRESSION, shapes, sizes)
+    tree = _expression(expression)
+    if expression is None:
+        sizes = {k: DEFAULT_SIZES[k] if v is None else v for k, v in {"n": n, "m": m, "d": d}.items()}
+    else:
+        sizes = {"n": n, "m": m, "d": d}
+    given, chosen = _given_shapes(tree, shapes, sizes)
+    report = infer_shapes(tree, given)
+    # The note's f(Y) is arbitrary even when Y is 1x1, so its Y = X W always has
+    # an upstream gradient; any other 1x1 expression is differentiated directly.
+    return _derive(tree, report, chosen, wrt, upstream, size_argument("max_work", max_work),
+                   always_upstream=expression is None)
 
 
-def derive_expression(expression: Expr, shapes: dict[str, Shape],
-                      sizes: dict[str, int] | None = None) -> Derivation:
-    """Run the pipeline on ``expression`` with the given shapes of its names."""
+def _output_name(names: list[str], upstream: str) -> str:
+    for candidate in OUTPUT_NAMES:
+        if candidate not in names and candidate != upstream:
+            return candidate
+    raise BadInput("every name symderive could give the output is taken")
+
+
+def _derive(tree: Expr, report: ShapeReport, sizes: dict[str, int],
+            wrt: Iterable[str] | str | None, upstream_name: str, max_work: int,
+            always_upstream: bool = False) -> Derivation:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -179,65 +301,192 @@ def derive_expression(expression: Expr, shapes: dict[str, Shape],
         timings[stage] = now - clock
         clock = now
 
-    names = names_in(expression)
-    out_rows, out_cols = shape_of(expression, shapes)  # refuses non-conforming products
+    names = names_in(tree)
+    if not names:
+        raise BadInput(f"{tree} contains no matrix to differentiate by")
+    if upstream_name in names:
+        raise BadInput(f"the name {upstream_name!r} is reserved for the upstream gradient "
+                       f"df/dY; rename the matrix, or choose another upstream name")
+    chosen_wrt = _wrt(wrt, names)
+    shapes = {name: report.shapes[name] for name in names}
+    found_shapes = node_shapes(tree, shapes)  # refuses non-conforming products, with names
+    out_rows, out_cols = found_shapes[tree]
+    work = estimate_work(tree, found_shapes)
+    if work > max_work:
+        dims = ", ".join(f"{name}: {r}x{c}" for name, (r, c) in shapes.items())
+        raise TooMuchWork(
+            f"{dims} needs about {work:,} units of work (about {work * SECONDS_PER_UNIT:.0f} s), "
+            f"over the limit of {max_work:,}; raise the limit with --max-work {work} to run it anyway"
+        )
+    scalar = (out_rows, out_cols) == (1, 1) and not always_upstream
+    output_name = _output_name(names, upstream_name)
     lap("shapes")
 
     inputs = {name: build.matrix_of_symbols(name, *shapes[name]) for name in names}
-    output = build.explicit(expression, inputs)
-    upstream = build.matrix_of_symbols(UPSTREAM_NAME, out_rows, out_cols)
+    output = build.explicit(tree, inputs)
+    if scalar:
+        upstream_name_used = None
+        upstream = sympy.ImmutableMatrix([[1]])
+        G: Expr = Number(Fraction(1))
+    else:
+        upstream_name_used = upstream_name
+        upstream = build.matrix_of_symbols(upstream_name, out_rows, out_cols)
+        G = Name(upstream_name)
     lap("build")
 
-    jacobians = {name: chain_rule.jacobian(output, OUTPUT_NAME, inputs[name], name)
-                 for name in names}
-    gradients = {name: chain_rule.gradient(jacobians[name], upstream) for name in names}
+    jacobians = {name: chain_rule.jacobian(output, output_name, inputs[name], name)
+                 for name in chosen_wrt}
+    gradients = {name: chain_rule.gradient(jacobians[name], upstream) for name in chosen_wrt}
     lap("derive")
 
-    matrix_symbols = {name: sympy.MatrixSymbol(name, *shapes[name]) for name in names}
-    G = sympy.MatrixSymbol(UPSTREAM_NAME, out_rows, out_cols)
-    closed, steps = rules.closed_forms(expression, G, matrix_symbols)
+    leaf_shapes = dict(shapes)
+    if upstream_name_used is not None:
+        leaf_shapes[upstream_name_used] = (out_rows, out_cols)
+    closed_all, steps = rules.closed_forms(tree, G, found_shapes, leaf_shapes)
+    closed = {name: closed_all[name] for name in chosen_wrt}
     lap("closed form")
 
-    identities = _jacobian_identities(expression, inputs, jacobians)
-    values = {matrix_symbols[name]: inputs[name] for name in names}
-    values[G] = upstream
-    for name in names:
-        verdict = verify.equal_closed_form(closed[name], values, gradients[name],
-                                           f"df/d{name} against the chain rule")
-        witness = numeric.witness(expression, name, closed[name], matrix_symbols, G)
-        identities.append(Identity("gradient", name, closed[name],
-                                   f"df/d{name} = {plain_text(closed[name])}", verdict, witness))
+    identities = _jacobian_identities(tree, inputs, jacobians, output_name)
+    values = dict(inputs)
+    if upstream_name_used is not None:
+        values[upstream_name_used] = upstream
+    for name in chosen_wrt:
+        claimed = _explicit_claim(closed[name], values, leaf_shapes)
+        verdict = verify.equal_matrices(gradients[name], claimed, f"df/d{name} against the chain rule")
+        witness = numeric.witness(tree, name, closed[name], leaf_shapes, upstream_name_used)
+        identities.append(Identity("gradient", name, closed[name], f"df/d{name} = {closed[name]}",
+                                   verdict, witness))
     lap("verify")
 
     return Derivation(
-        expression=expression, shapes={name: shapes[name] for name in names},
-        sizes=dict(sizes or {}), inputs=inputs, output=output, upstream=upstream,
-        matrix_symbols=matrix_symbols, jacobians=jacobians, gradients=gradients,
-        closed_forms=closed, rule_steps=steps, identities=identities, timings=timings,
+        expression=tree, shapes=shapes, sizes=sizes, defaulted=dict(report.defaulted),
+        node_shapes=found_shapes, inputs=inputs, output=output, upstream=upstream,
+        jacobians=jacobians, gradients=gradients, closed_form_trees=closed, rule_steps=steps,
+        identities=identities, output_name=output_name, upstream_name=upstream_name_used,
+        timings=timings,
     )
 
 
+def _wrt(wrt: Iterable[str] | str | None, names: list[str]) -> list[str]:
+    if wrt is None:
+        return list(names)
+    chosen = [wrt] if isinstance(wrt, str) else list(wrt)
+    for name in chosen:
+        if name not in names:
+            raise BadInput(f"cannot differentiate by {name!r}: the expression's matrices are "
+                           f"{', '.join(names)}")
+    return list(dict.fromkeys(chosen))
+
+
+def _explicit_claim(claim: Expr, values: dict[str, sympy.MatrixBase],
+                    leaf_shapes: dict[str, Shape]) -> sympy.ImmutableMatrix:
+    node_shapes(claim, leaf_shapes)  # a claim must conform before it is built
+    return build.explicit(claim, values)
+
+
 def _jacobian_identities(expression: Expr, inputs: dict[str, sympy.ImmutableMatrix],
-                         jacobians: dict[str, chain_rule.SparseJacobian]) -> list[Identity]:
+                         jacobians: dict[str, chain_rule.SparseJacobian],
+                         output_name: str) -> list[Identity]:
     """Check the root operation's index formula for each argument that is a name.
 
     This is the seed note's intermediate result, e.g. dY_pq/dX_ij = delta_pi W_jq.
     """
-    if isinstance(expression, Name):
+    children = expression.children()
+    if not children or not all(isinstance(child, Name) for child in children):
         return []
     found = []
-    operands = [sympy.IndexedBase(child.name) if isinstance(child, Name) else None
-                for child in expression.children()]
+    operands = [sympy.IndexedBase(child.name) for child in children]
     p, q, i, j = (rules.INDEX[k] for k in "pqij")
-    for rule, child in zip(rules.rules_for(expression), expression.children()):
-        if rule.entry_jacobian is None or not isinstance(child, Name) or None in operands:
+    for rule, child in zip(rules.rules_for(expression), children):
+        if rule.entry_jacobian is None or child.name not in jacobians:
             continue
         formula = rule.entry_jacobian(p, q, i, j, *operands)
         jac = jacobians[child.name]
         verdict = verify.equal_index_formula(
             jac.__getitem__, jac.entries.keys(), formula, (p, q, i, j), jac.shape,
-            inputs, f"d{OUTPUT_NAME}/d{child.name} against differentiation")
+            inputs, f"d{output_name}/d{child.name} against differentiation")
         found.append(Identity("jacobian", child.name, formula,
-                              f"d{OUTPUT_NAME}_pq/d{child.name}_ij = {plain_text(formula)}",
-                              verdict))
+                              f"d{output_name}_pq/d{child.name}_ij = {plain_text(formula)}", verdict))
     return found
+
+
+# ---------------------------------------------------------------------------
+# check
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Whether ``claim`` is the gradient of ``expression`` with respect to ``wrt``."""
+
+    expression: Expr
+    wrt: str
+    claim: Expr
+    shapes: dict[str, Shape]
+    defaulted: dict[str, tuple[str, ...]]
+    upstream_name: str | None
+    verdict: verify.Verdict
+    witness: numeric.NumericWitness | None
+
+    @property
+    def holds(self) -> bool:
+        return self.verdict.holds and (self.witness is None or self.witness.agrees is not False)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "expression": str(self.expression), "wrt": self.wrt, "claim": str(self.claim),
+            "shapes": {name: list(shape) for name, shape in self.shapes.items()},
+            "defaulted": {name: list(axes) for name, axes in self.defaulted.items()},
+            "upstream": self.upstream_name,
+            "verified": self.holds,
+            "method": self.verdict.method,
+            "entries_checked": self.verdict.checked,
+            "numeric_witness": None if self.witness is None else {
+                "agrees": self.witness.agrees, "method": self.witness.method},
+            "counterexample": _counterexample_data(self.verdict),
+            "scope": "checked exactly at these sizes only; not a proof for all sizes",
+        }
+
+
+def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
+          shapes: Mapping[str, Any] | None = None, n: int | None = None, m: int | None = None,
+          d: int | None = None, upstream: str = UPSTREAM_NAME,
+          max_work: int = DEFAULT_MAX_WORK) -> CheckResult:
+    """Check exactly whether ``claim`` is df/d``wrt`` for ``expression``.
+
+    The claim may use the expression's names, the upstream gradient (``G`` by
+    default, for a matrix-valued expression), numbers, eye(n) and ones(r, c).
+    A claim of the wrong shape is refuted, naming both shapes; a claim whose
+    products do not conform is bad input (ShapeError).
+    """
+    tree = _expression(expression)
+    claim_tree = _expression(claim)
+    given, chosen = _given_shapes(tree, shapes, {"n": n, "m": m, "d": d})
+    report = infer_shapes(tree, given)
+    derivation = _derive(tree, report, chosen, [wrt] if isinstance(wrt, str) else wrt, upstream,
+                         size_argument("max_work", max_work))
+    leaf_shapes = dict(derivation.shapes)
+    values: dict[str, sympy.MatrixBase] = dict(derivation.inputs)
+    if derivation.upstream_name is not None:
+        leaf_shapes[derivation.upstream_name] = derivation.output_shape
+        values[derivation.upstream_name] = derivation.upstream
+    for name in names_in(claim_tree):
+        if name not in leaf_shapes:
+            known = ", ".join(leaf_shapes)
+            extra = "" if derivation.upstream_name else \
+                f" (the expression is scalar-valued, so there is no upstream {upstream})"
+            raise BadInput(f"the claim uses {name!r}, which is not in the expression; known: {known}{extra}")
+    claim_shape = shape_of(claim_tree, leaf_shapes)
+    derived = derivation.gradients[wrt]
+    witness = None
+    if claim_shape != derived.shape:
+        verdict = verify.Verdict(
+            False, 0, "shapes compared",
+            reason=f"the claim {claim_tree} is {claim_shape[0]}x{claim_shape[1]} but df/d{wrt} "
+                   f"has the shape of {wrt}, {derived.rows}x{derived.cols}")
+    else:
+        verdict = verify.equal_matrices(derived, build.explicit(claim_tree, values),
+                                        f"df/d{wrt} from the chain rule against the claim")
+        witness = numeric.witness(tree, wrt, claim_tree, leaf_shapes, derivation.upstream_name)
+    return CheckResult(tree, wrt, claim_tree, derivation.shapes, derivation.defaulted,
+                       derivation.upstream_name, verdict, witness)

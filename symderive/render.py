@@ -13,6 +13,7 @@ slice; the full size is always stated beside it.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
@@ -36,7 +37,7 @@ MAX_MATRIX_COLS = 6
 MAX_SUM_TERMS = 3  # a longer sum inside a matrix entry prints as "a + b + \cdots + z"
 MAX_SUM_MATRIX_COLS = 4  # columns shown of a matrix whose entries are sums
 MAX_CHAIN_TERMS = 12  # terms of the written-out chain-rule sum before eliding
-CHAIN_TERMS_PER_LINE = 3
+LINE_WIDTH = 48  # visible characters on one line of a written-out sum
 TENSOR_MAX_ROWS = 16  # a whole 4th-rank tensor is shown only up to P*I rows ...
 TENSOR_MAX_COLS = 10  # ... and Q*J columns; otherwise one slice of it
 
@@ -47,7 +48,7 @@ TENSOR_MAX_COLS = 10  # ... and Q*J columns; otherwise one slice of it
 
 
 class MathPrinter(LatexPrinter):
-    """sympy's LaTeX printer with the seed note's notation.
+    r"""sympy's LaTeX printer with the seed note's notation.
 
     Entry symbols ``X_11`` print as ``X_{11}`` (``X_{10,1}`` when separated),
     matrices in bold, transposes as ``^\\top``, Kronecker deltas in the order
@@ -67,7 +68,7 @@ class MathPrinter(LatexPrinter):
     def _entry(self, base: str, index: str) -> str:
         if base == self._settings["upstream"] and self._settings["upstream_fraction"]:
             return r"\frac{\partial f}{\partial %s_{%s}}" % (self._settings["output"], index)
-        return "%s_{%s}" % (base, index)
+        return "%s_{%s}" % (entry_base_tex(base), index)
 
     def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
         parsed = entry_indices(expr)
@@ -80,8 +81,8 @@ class MathPrinter(LatexPrinter):
     def _print_MatrixSymbol(self, expr: sympy.MatrixSymbol) -> str:
         name = str(expr.name)
         if name == self._settings["upstream"] and self._settings["upstream_fraction"]:
-            return r"\frac{\partial f}{\partial \mathbf{%s}}" % self._settings["output"]
-        return r"\mathbf{%s}" % name
+            return r"\frac{\partial f}{\partial %s}" % name_tex(self._settings["output"])
+        return name_tex(name)
 
     def _print_Transpose(self, expr: sympy.Transpose) -> str:
         arg = expr.arg
@@ -138,6 +139,98 @@ class TextPrinter(StrPrinter):
 def plain_text(expr: sympy.Basic) -> str:
     """``expr`` as one line of plain text."""
     return TextPrinter().doprint(expr)
+
+
+_ELEMENTWISE_TEX = {"exp": r"\exp", "log": r"\log", "tanh": r"\tanh", "sigmoid": r"\sigma",
+                   "sin": r"\sin", "cos": r"\cos"}
+
+
+def name_tex(name: str, bold: bool = True) -> str:
+    """A matrix name in LaTeX: ``W1`` as W_1, underscores escaped, bold if asked."""
+    letters, digits = re.fullmatch(r"(.*?)(\d*)", name).groups()
+    if not letters:
+        letters, digits = name, ""
+    body = letters.replace("_", r"\_")
+    body = r"\mathbf{%s}" % body if bold else body
+    return f"{body}_{{{digits}}}" if digits else body
+
+
+def entry_base_tex(name: str) -> str:
+    """A name ready to take an index subscript: ``X`` or ``{W_{1}}``."""
+    return name if name.isalpha() else "{%s}" % name_tex(name, bold=False)
+
+
+class ExprPrinter:
+    r"""Expressions of the language (closed forms, claims) in the note's notation.
+
+    Products are juxtaposed, the entrywise product is \odot, entrywise powers
+    carry a circle (A^{\circ 2}), functions apply entry by entry, the upstream
+    gradient is df/dY.  Parentheses follow the same binding rules as ``str``.
+    """
+
+    def __init__(self, upstream: str | None, output: str, upstream_fraction: bool = True) -> None:
+        self.upstream, self.output, self.fraction = upstream, output, upstream_fraction
+
+    def __call__(self, node) -> str:
+        from . import expr as E
+
+        def wrap(sub, bare: bool) -> str:
+            return self(sub) if bare else r"\left(%s\right)" % self(sub)
+
+        if isinstance(node, E.Name):
+            if node.name == self.upstream and self.fraction:
+                return r"\frac{\partial f}{\partial %s}" % name_tex(self.output)
+            return name_tex(node.name)
+        if isinstance(node, E.Number):
+            v = node.value
+            if v.denominator == 1:
+                return str(v.numerator)
+            return ("-" if v < 0 else "") + r"\tfrac{%d}{%d}" % (abs(v.numerator), v.denominator)
+        if isinstance(node, E.Identity):
+            return r"I_{%d}" % node.size
+        if isinstance(node, E.Ones):
+            return r"\mathbf{1}_{%d \times %d}" % (node.rows, node.cols)
+        if isinstance(node, (E.Add, E.Sub)):
+            symbol = "+" if isinstance(node, E.Add) else "-"
+            right = wrap(node.right, not isinstance(node.right, (E.Add, E.Sub, E.Neg)))
+            return f"{self(node.left)} {symbol} {right}"
+        if isinstance(node, (E.MatMul, E.Hadamard)):
+            def operand(sub):
+                loose = isinstance(sub, (E.Add, E.Sub, E.Neg, E.Div)) or (
+                    isinstance(sub, (E.MatMul, E.Hadamard)) and type(sub) is not type(node)) or (
+                    isinstance(sub, E.Number) and sub.value < 0)
+                return wrap(sub, not loose)
+            if isinstance(node, E.Hadamard) and isinstance(node.left, E.Number):
+                return f"{operand(node.left)} {operand(node.right)}"
+            symbol = " " if isinstance(node, E.MatMul) else r" \odot "
+            return operand(node.left) + symbol + operand(node.right)
+        if isinstance(node, E.Div):
+            return r"\frac{1}{%s} %s" % (self(node.right), wrap(node.left, isinstance(
+                node.left, (E.Name, E.Call, E.Transpose, E.Power))))
+        if isinstance(node, E.Neg):
+            return "-" + wrap(node.operand, not isinstance(node.operand, (E.Add, E.Sub, E.Neg)))
+        if isinstance(node, E.Power):
+            exponent = self(E.Number(node.exponent))
+            return r"%s^{\circ %s}" % (wrap(node.base, isinstance(node.base, (E.Name, E.Call))
+                                            and not (isinstance(node.base, E.Call) and node.base.function == "inv")),
+                                        exponent)
+        if isinstance(node, E.Transpose):
+            return r"%s^{\top}" % wrap(node.operand, isinstance(node.operand, (E.Name, E.Identity, E.Ones)))
+        if isinstance(node, E.Call):
+            arg = self(node.argument)
+            if node.function in _ELEMENTWISE_TEX:
+                return r"%s\left(%s\right)" % (_ELEMENTWISE_TEX[node.function], arg)
+            if node.function == "sqrt":
+                return r"\sqrt{%s}" % arg
+            if node.function == "trace":
+                return r"\operatorname{tr}\left(%s\right)" % arg
+            if node.function == "sum":
+                return r"\operatorname{sum}\left(%s\right)" % arg
+            if node.function == "det":
+                return r"\det\left(%s\right)" % arg
+            if node.function == "inv":
+                return r"%s^{-1}" % wrap(node.argument, isinstance(node.argument, E.Name))
+        raise TypeError(f"cannot print {type(node).__name__}")
 
 
 # ---------------------------------------------------------------------------
@@ -222,6 +315,30 @@ def _jacobian_view(derivation, name: str, printer: MathPrinter, plain: MathPrint
     }
 
 
+def _visible_width(tex: str) -> int:
+    """A rough count of the characters a piece of maths shows (commands and braces dropped)."""
+    return len(re.sub(r"\\[a-zA-Z]+|[{}^_ ]", "", tex))
+
+
+def _lines(items: list[dict], key: str) -> list[list[dict]]:
+    """Items of a long sum: elided past MAX_CHAIN_TERMS, then broken into lines
+    of about LINE_WIDTH visible characters, the first item marked."""
+    shown = [dict(items[k], first=False) if k is not None else {"dots": True, "first": False}
+             for k in _kept(len(items), MAX_CHAIN_TERMS)]
+    if shown:
+        shown[0]["first"] = True
+    lines: list[list[dict]] = [[]]
+    used = 0
+    for item in shown:
+        width = 3 if item["dots"] else _visible_width(item[key])
+        if lines[-1] and used + width > LINE_WIDTH:
+            lines.append([])
+            used = 0
+        lines[-1].append(item)
+        used += width
+    return lines
+
+
 def _chain_rule_view(derivation, name: str, printer: MathPrinter, plain: MathPrinter) -> dict[str, Any]:
     """df/dA_11 written term by term, the vanishing terms included."""
     from .chain_rule import VANISHES_ABSENT, chain_rule_entry
@@ -231,28 +348,31 @@ def _chain_rule_view(derivation, name: str, printer: MathPrinter, plain: MathPri
     entry = chain_rule_entry(jac, derivation.upstream, 0, 0)
     sep_out, sep_in = separates_indices(P, Q), separates_indices(I, J)
     out = derivation.output_name
+    variable = _entry_tex(plain, name, 1, 1, sep_in)
     terms = []
     for term in entry.terms:
+        y = _entry_tex(plain, out, term.p + 1, term.q + 1, sep_out)
         terms.append({
             "dots": False,
-            "y": _entry_tex(plain, out, term.p + 1, term.q + 1, sep_out),
+            "y": y,
             "upstream": printer.doprint(term.upstream),
             "product": printer.doprint(term.upstream * term.local),
             "vanishes": term.vanishes is not None,
         })
-    shown = [terms[k] if k is not None else {"dots": True} for k in _kept(len(terms), MAX_CHAIN_TERMS)]
-    for k, item in enumerate(shown):
-        item["first"] = k == 0
-    lines = [shown[k:k + CHAIN_TERMS_PER_LINE] for k in range(0, len(shown), CHAIN_TERMS_PER_LINE)]
+        # what each form of the term shows, for breaking lines: a pair of
+        # fractions is about as wide as 14 characters
+        terms[-1]["symbolic"] = "x" * 14
+        terms[-1]["shown"] = terms[-1]["upstream"] + "0" if terms[-1]["vanishes"] else terms[-1]["product"]
     absent = sum(t.vanishes == VANISHES_ABSENT for t in entry.terms)
     return {
-        "entry": _entry_tex(plain, name, 1, 1, sep_in),
+        "entry": variable,
         "P": P, "Q": Q,
-        "lines": lines,
+        "symbolic_lines": _lines(terms, "symbolic"),
+        "value_lines": _lines(terms, "shown"),
+        "final_lines": _lines([t for t in terms if not t["vanishes"]], "shown"),
         "count": len(terms),
         "vanishing_absent": absent,
         "vanishing_derivative": entry.vanishing - absent,
-        "value": printer.doprint(entry.value),
     }
 
 
@@ -261,15 +381,17 @@ def document_data(derivation, upstream_fraction: bool = False) -> dict[str, Any]
     names = {"upstream": derivation.upstream_name, "output": derivation.output_name}
     plain = MathPrinter({**names})
     printer = MathPrinter({**names, "upstream_fraction": upstream_fraction, "max_terms": MAX_SUM_TERMS})
-    display = MathPrinter({**names, "upstream_fraction": True})
+    display = ExprPrinter(derivation.upstream_name, derivation.output_name)
+    short = ExprPrinter(derivation.upstream_name, derivation.output_name, upstream_fraction=False)
     identities = {(identity.kind, identity.wrt): identity for identity in derivation.identities}
     inputs = []
-    for name, matrix in derivation.inputs.items():
+    for name in derivation.jacobians:
         jacobian_identity = identities.get(("jacobian", name))
-        gradient_identity = identities[("gradient", name)]
         inputs.append({
             "name": name,
-            "shape": matrix.shape,
+            "tex": name_tex(name),
+            "entry": entry_base_tex(name),
+            "shape": derivation.shapes[name],
             "jacobian": _jacobian_view(derivation, name, printer, plain),
             "jacobian_formula": None if jacobian_identity is None else {
                 "tex": plain.doprint(jacobian_identity.claim),
@@ -277,33 +399,44 @@ def document_data(derivation, upstream_fraction: bool = False) -> dict[str, Any]
                 "checked": jacobian_identity.verdict.checked,
             },
             "chain_rule": _chain_rule_view(derivation, name, printer, plain),
-            "gradient": _shown_matrix(r"\frac{\partial f}{\partial \mathbf{%s}}" % name,
+            "gradient": _shown_matrix(r"\frac{\partial f}{\partial %s}" % name_tex(name),
                                       derivation.gradients[name], printer),
-            "closed_form": display.doprint(derivation.closed_forms[name]),
-            "closed_form_short": plain.doprint(derivation.closed_forms[name]),
-            "verdict": _verdict_view(gradient_identity),
+            "closed_form": display(derivation.closed_form_trees[name]),
+            "closed_form_short": short(derivation.closed_form_trees[name]),
+            "verdict": _verdict_view(identities[("gradient", name)]),
         })
+    def operand(node) -> str:
+        return display(node) if getattr(node, "name", None) else r"\left(%s\right)" % display(node)
+
+    steps = [{
+        "argument": operand(step.argument),
+        "node": operand(step.node),
+        "operation": step.rule.operation,
+        "upstream": display(step.upstream),
+        "result": display(step.result),
+    } for step in derivation.rule_steps]
+    output = name_tex(derivation.output_name)
     return {
-        "expression": display.doprint(_matrix_expression(derivation)),
+        "expression": display(derivation.expression),
         "sizes": derivation.sizes,
-        "output_name": derivation.output_name,
+        "shapes": [{"tex": name_tex(n), "rows": r, "cols": c} for n, (r, c) in derivation.shapes.items()],
+        "defaulted": [name_tex(n) for n in derivation.defaulted],
+        "output": output,
+        "output_entry": entry_base_tex(derivation.output_name),
         "output_shape": derivation.output.shape,
-        "upstream_name": derivation.upstream_name,
-        "matrices": [_shown_matrix(r"\mathbf{%s}" % name, m, plain)
-                     for name, m in derivation.inputs.items()]
-                    + [_shown_matrix(r"\mathbf{%s}" % derivation.output_name, derivation.output, printer)],
-        "upstream": _shown_matrix(r"\frac{\partial f}{\partial \mathbf{%s}}" % derivation.output_name,
-                                  derivation.upstream, plain),
+        "scalar": derivation.upstream_name is None,
+        "upstream_entry": None if derivation.upstream_name is None else entry_base_tex(derivation.upstream_name),
+        "matrices": [_shown_matrix(name_tex(name), m, plain) for name, m in derivation.inputs.items()]
+                    + [_shown_matrix(output, derivation.output, printer)],
+        "upstream": None if derivation.upstream_name is None else _shown_matrix(
+            r"\frac{\partial f}{\partial %s}" % output, derivation.upstream, plain),
         "inputs": inputs,
-        "identities": [_identity_row(identity, plain, derivation) for identity in derivation.identities],
+        "steps": steps,
+        # the walk through the rules is worth showing when some argument is not a name
+        "composite": any(not getattr(child, "name", None) for child in derivation.expression.children()),
+        "identities": [_identity_row(identity, plain, display, derivation) for identity in derivation.identities],
         "verified": derivation.verified,
     }
-
-
-def _matrix_expression(derivation) -> sympy.MatrixExpr:
-    from .rules import matrix_expression
-
-    return matrix_expression(derivation.expression, derivation.matrix_symbols)
 
 
 def _verdict_view(identity) -> dict[str, Any]:
@@ -319,14 +452,15 @@ def _verdict_view(identity) -> dict[str, Any]:
     }
 
 
-def _identity_row(identity, printer: MathPrinter, derivation) -> dict[str, Any]:
-    out = derivation.output_name
+def _identity_row(identity, printer: MathPrinter, display: ExprPrinter, derivation) -> dict[str, Any]:
+    out = entry_base_tex(derivation.output_name)
     if identity.kind == "jacobian":
-        lhs = r"\frac{\partial %s_{pq}}{\partial %s_{ij}}" % (out, identity.wrt)
+        lhs = r"\frac{\partial %s_{pq}}{\partial %s_{ij}}" % (out, entry_base_tex(identity.wrt))
+        rhs = printer.doprint(identity.claim)
     else:
-        lhs = r"\frac{\partial f}{\partial \mathbf{%s}}" % identity.wrt
-    return {"kind": identity.kind, "lhs": lhs, "rhs": printer.doprint(identity.claim),
-            "verdict": _verdict_view(identity)}
+        lhs = r"\frac{\partial f}{\partial %s}" % name_tex(identity.wrt)
+        rhs = display(identity.claim)
+    return {"kind": identity.kind, "lhs": lhs, "rhs": rhs, "verdict": _verdict_view(identity)}
 
 
 # ---------------------------------------------------------------------------

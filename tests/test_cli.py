@@ -110,10 +110,10 @@ def test_a_refuted_identity_exits_1(tmp_path, monkeypatch):
     from symderive.expr import MatMul
     from symderive.rules import Rule, _RULES
 
-    left, right = _RULES[MatMul]
-    broken = Rule(MatMul, 1, "broken", "df/dB = A G", "test", lambda G, A, B: A * G,
+    left, right = _RULES["matmul"]
+    broken = Rule("matmul", 1, "df/dB = A @ G", "test", lambda G, node, shapes, out: MatMul(node.left, G),
                   right.entry_jacobian)
-    monkeypatch.setitem(_RULES, MatMul, (left, broken))
+    monkeypatch.setitem(_RULES, "matmul", (left, broken))
     code, out, _ = run("--n", "2", "--m", "2", "--d", "2", "--out", str(tmp_path))
     assert code == ExitStatus.REFUTED == 1
     assert "FAILED" in out and "NOT verified" in out
