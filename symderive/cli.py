@@ -1,4 +1,8 @@
-"""Command line: ``python -m symderive --n 3 --m 2 --d 4`` (or the ``symderive`` script).
+"""Command line.
+
+    python -m symderive --n 3 --m 2 --d 4                 the seed note's Y = X W
+    python -m symderive derive EXPR [--shape X=3x2 ...]   any expression
+    python -m symderive check EXPR --wrt X --claim CLAIM  is CLAIM the gradient?
 
 :func:`main` takes an argument list and returns an exit status, so tests call
 it in-process; :func:`run` is the console-script entry point.
@@ -15,13 +19,16 @@ from typing import Sequence, TextIO
 
 from . import __version__
 from .errors import BadInput, ExitStatus, SymderiveError
-from .pipeline import DEFAULT_MAX_WORK, DEFAULT_SIZES, Derivation, derive
+from .pipeline import DEFAULT_MAX_WORK, DEFAULT_SIZES, CheckResult, Derivation, check, derive
 from .render import output_filename, write_atomic
-from .shapes import size_argument
+from .shapes import shape_argument, size_argument
 
 __all__ = ["main", "run"]
 
 DEFAULT_OUT = "output"
+COMMANDS = ("derive", "check")
+EPILOG = ("Exit status: 0 every identity verified, 1 an identity refuted (or undecided), "
+          "2 bad input.")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,30 +38,76 @@ class _Parser(argparse.ArgumentParser):
         raise BadInput(message)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="symderive",
-        description=(
-            "Derive df/dX and df/dW for Y = X W (X: n x m, W: m x d) by the index-summation "
-            "chain rule, check the closed forms df/dX = G W^T and df/dW = X^T G exactly, "
-            "and write a LaTeX document of the derivation."
-        ),
-        epilog="Exit status: 0 every identity verified, 1 an identity failed, 2 bad input.",
-    )
-    for flag, meaning in (("n", "rows of X and of Y"), ("m", "columns of X, rows of W"),
-                          ("d", "columns of W and of Y")):
-        parser.add_argument(f"--{flag}", metavar="N", default=str(DEFAULT_SIZES[flag]),
-                            help=f"{meaning}, a positive integer (default {DEFAULT_SIZES[flag]})")
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help=f"folder to write the .tex file into (default ./{DEFAULT_OUT}, "
-                             "created if missing; a folder given here must exist)")
+def _size_flags(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    for flag, meaning in (("n", "rows of X"), ("m", "columns of X, rows of W"),
+                          ("d", "columns of W")):
+        default = f" (default {DEFAULT_SIZES[flag]})" if defaults else ""
+        parser.add_argument(f"--{flag}", metavar="N", default=str(DEFAULT_SIZES[flag]) if defaults else None,
+                            help=f"{meaning}, a positive integer{default}")
+
+
+def _common_flags(parser: argparse.ArgumentParser, document: bool) -> None:
+    if document:
+        parser.add_argument("--out", metavar="DIR", default=None,
+                            help=f"folder to write the .tex file into (default ./{DEFAULT_OUT}, "
+                                 "created if missing; a folder given here must exist)")
     parser.add_argument("--json", action="store_true",
                         help="print the report as JSON on stdout instead of the summary")
     parser.add_argument("--max-work", metavar="UNITS", default=str(DEFAULT_MAX_WORK),
                         help="refuse sizes estimated to need more work than this "
                              f"(default {DEFAULT_MAX_WORK:,}, about a minute)")
-    parser.add_argument("--version", action="version", version=f"symderive {__version__}")
-    return parser
+
+
+def _expression_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("expression", metavar="EXPR",
+                        help="e.g. 'tanh(X @ W + b)'; @ product, * entrywise product, .T transpose, "
+                             "+ - / **, trace sum det inv exp log tanh sigmoid sin cos sqrt")
+    parser.add_argument("--shape", metavar="NAME=RxC", action="append", default=[],
+                        help="the shape of a matrix, e.g. --shape X=3x2 (repeatable); "
+                             "shapes not given are inferred")
+    parser.add_argument("--upstream", metavar="NAME", default="G",
+                        help="name of the upstream gradient df/dY of a matrix-valued expression "
+                             "(default G)")
+    _size_flags(parser, defaults=False)
+
+
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    note = _Parser(
+        prog="symderive",
+        description=(
+            "Derive df/dX and df/dW for Y = X W (X: n x m, W: m x d) by the index-summation "
+            "chain rule, check the closed forms df/dX = G W^T and df/dW = X^T G exactly, "
+            "and write a LaTeX document of the derivation.  Other expressions: "
+            "'symderive derive EXPR'; checking a claimed gradient: 'symderive check EXPR "
+            "--wrt NAME --claim CLAIM'."),
+        epilog=EPILOG)
+    _size_flags(note, defaults=True)
+    _common_flags(note, document=True)
+    note.add_argument("--version", action="version", version=f"symderive {__version__}")
+
+    derive_parser = _Parser(
+        prog="symderive derive",
+        description="Derive the gradient of EXPR with respect to each of its matrices by the "
+                    "index-summation chain rule, find and verify the closed forms, and write "
+                    "a LaTeX document.",
+        epilog=EPILOG)
+    _expression_flags(derive_parser)
+    derive_parser.add_argument("--wrt", metavar="NAME", action="append", default=None,
+                               help="differentiate by this matrix only (repeatable; default all)")
+    _common_flags(derive_parser, document=True)
+
+    check_parser = _Parser(
+        prog="symderive check",
+        description="Check exactly whether CLAIM is the gradient of EXPR with respect to NAME "
+                    "(for a matrix-valued EXPR, against the upstream gradient G = df/dY).",
+        epilog=EPILOG)
+    _expression_flags(check_parser)
+    check_parser.add_argument("--wrt", metavar="NAME", required=True,
+                              help="the matrix the gradient is taken with respect to")
+    check_parser.add_argument("--claim", metavar="CLAIM", required=True,
+                              help="the claimed gradient, e.g. 'G @ W.T'")
+    _common_flags(check_parser, document=False)
+    return {"note": note, "derive": derive_parser, "check": check_parser}
 
 
 def _output_folder(given: str | None) -> Path:
@@ -71,10 +124,40 @@ def _output_folder(given: str | None) -> Path:
     return folder
 
 
+def _shapes(args) -> dict[str, tuple[int, int]]:
+    shapes: dict[str, tuple[int, int]] = {}
+    for text in args.shape:
+        name, shape = shape_argument(text)
+        if name in shapes and shapes[name] != shape:
+            raise BadInput(f"--shape: {name} is given two shapes")
+        shapes[name] = shape
+    return shapes
+
+
+def _sizes(args) -> dict[str, int | None]:
+    return {k: None if getattr(args, k) is None else size_argument(f"--{k}", getattr(args, k))
+            for k in ("n", "m", "d")}
+
+
+def _shape_line(shapes: dict, defaulted: dict) -> str:
+    parts = []
+    for name, (r, c) in shapes.items():
+        note = " (default)" if name in defaulted else ""
+        parts.append(f"{name}: {r}x{c}{note}")
+    return ", ".join(parts)
+
+
 def _summary(derivation: Derivation, path: Path, stream: TextIO) -> None:
-    shapes = ", ".join(f"{name}: {r}x{c}" for name, (r, c) in derivation.shapes.items())
     sizes = ", ".join(f"{k}={v}" for k, v in derivation.sizes.items())
-    print(f"{derivation.output_name} = {derivation.expression}   with {shapes} ({sizes})", file=stream)
+    print(f"{derivation.output_name} = {derivation.expression}   with "
+          f"{_shape_line(derivation.shapes, derivation.defaulted)}" + (f" ({sizes})" if sizes else ""),
+          file=stream)
+    if derivation.defaulted:
+        print("  sizes marked (default) were not given: lower-case names are column vectors, "
+              "other free dimensions get small distinct sizes; fix them with --shape", file=stream)
+    if derivation.upstream_name is None:
+        print(f"  {derivation.output_name} is 1x1: differentiated directly (f = {derivation.output_name})",
+              file=stream)
     for name, jac in derivation.jacobians.items():
         shape = "x".join(map(str, jac.shape))
         print(f"  d{derivation.output_name}/d{name}: {shape} tensor, "
@@ -86,11 +169,7 @@ def _summary(derivation: Derivation, path: Path, stream: TextIO) -> None:
             detail += f"; {identity.witness.method}"
         print(f"  {mark} {identity.statement}", file=stream)
         print(f"           {detail}", file=stream)
-        found = identity.verdict.counterexample
-        if found is not None:
-            print(f"           at {found.index}: {found.lhs} against {found.rhs}", file=stream)
-        elif identity.verdict.reason:
-            print(f"           {identity.verdict.reason}", file=stream)
+        _counterexample_lines(identity.verdict, stream)
     count = len(derivation.identities)
     if derivation.verified:
         print(f"  all {count} identities verified exactly at these sizes "
@@ -101,19 +180,72 @@ def _summary(derivation: Derivation, path: Path, stream: TextIO) -> None:
     print(f"  wrote {path}", file=stream)
 
 
+def _counterexample_lines(verdict, stream: TextIO, indent: str = "           ") -> None:
+    found = verdict.counterexample
+    if found is not None:
+        state = "differ" if found.decided else "could not be shown equal (undecided)"
+        print(f"{indent}entry {found.index} {state}: derived {found.lhs}, claimed {found.rhs}, "
+              f"difference {found.difference}", file=stream)
+    elif verdict.reason:
+        print(f"{indent}{verdict.reason}", file=stream)
+
+
+def _check_summary(result: CheckResult, stream: TextIO) -> None:
+    print(f"d f/d{result.wrt} for {result.expression}   claim: {result.claim}", file=stream)
+    print(f"  with {_shape_line(result.shapes, result.defaulted)}", file=stream)
+    if result.upstream_name is None:
+        print("  the expression is 1x1: differentiated directly", file=stream)
+    else:
+        print(f"  against the upstream gradient {result.upstream_name} = df/dY", file=stream)
+    if result.holds:
+        print(f"  VERIFIED exactly: {result.verdict.method}", file=stream)
+        if result.witness is not None:
+            print(f"  numeric witness: {result.witness.method}", file=stream)
+        print("  (a check at these sizes, not a proof for all sizes)", file=stream)
+    else:
+        print(f"  REFUTED: {result.verdict.method}" if result.verdict.counterexample or result.verdict.reason
+              else "  REFUTED", file=stream)
+        _counterexample_lines(result.verdict, stream, indent="  ")
+        if result.witness is not None and result.witness.agrees is False:
+            print(f"  numeric witness: {result.witness.method}", file=stream)
+
+
+def _run(argv: list[str], stdout: TextIO) -> int:
+    command = argv[0] if argv and argv[0] in COMMANDS else "note"
+    args = _parsers()[command].parse_args(argv[1:] if command != "note" else argv)
+    max_work = size_argument("--max-work", args.max_work)
+    if command == "check":
+        result = check(args.expression, args.wrt, args.claim, shapes=_shapes(args),
+                       upstream=args.upstream, max_work=max_work, **_sizes(args))
+        if args.json:
+            print(json.dumps(result.report(), indent=2, sort_keys=True), file=stdout)
+        else:
+            _check_summary(result, stdout)
+        return int(ExitStatus.VERIFIED if result.holds else ExitStatus.REFUTED)
+    folder = _output_folder(args.out)
+    if command == "note":
+        derivation = derive(max_work=max_work, **_sizes(args))
+    else:
+        derivation = derive(args.expression, shapes=_shapes(args), wrt=args.wrt,
+                            upstream=args.upstream, max_work=max_work, **_sizes(args))
+    path = folder / output_filename(derivation)
+    write_atomic(path, derivation.latex())
+    if args.json:
+        report = derivation.report()
+        report["output"] = str(path)
+        print(json.dumps(report, indent=2, sort_keys=True), file=stdout)
+    else:
+        _summary(derivation, path, stdout)
+    return int(ExitStatus.VERIFIED if derivation.verified else ExitStatus.REFUTED)
+
+
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     """Run the command line on ``argv``; return the exit status."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     try:
-        args = _parser().parse_args(argv)
-        sizes = {k: size_argument(f"--{k}", getattr(args, k)) for k in ("n", "m", "d")}
-        max_work = size_argument("--max-work", args.max_work)
-        folder = _output_folder(args.out)
-        derivation = derive(**sizes, max_work=max_work)
-        path = folder / output_filename(derivation)
-        write_atomic(path, derivation.latex())
+        return _run(list(sys.argv[1:] if argv is None else argv), stdout)
     except SymderiveError as error:
         print(f"symderive: error: {error}", file=stderr)
         return int(error.exit_status)
@@ -122,13 +254,6 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     except KeyboardInterrupt:
         print("symderive: interrupted; no file was written or changed", file=stderr)
         return 130
-    if args.json:
-        report = derivation.report()
-        report["output"] = str(path)
-        print(json.dumps(report, indent=2, sort_keys=True), file=stdout)
-    else:
-        _summary(derivation, path, stdout)
-    return int(ExitStatus.VERIFIED if derivation.verified else ExitStatus.REFUTED)
 
 
 def run() -> None:

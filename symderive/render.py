@@ -515,13 +515,29 @@ def render_document(derivation, upstream_fraction: bool = False) -> str:
     return template.render(**document_data(derivation, upstream_fraction=upstream_fraction))
 
 
-def output_filename(derivation) -> str:
-    """A file name that shows the expression and the shapes, e.g. XW_X3x2_W2x4.tex."""
-    from .expr import names_in
+# How operators appear in file names: "X @ W" is XW, "X * W" XoW, "X + b" Xpb.
+_SLUG = (("**", "e"), ("@", ""), ("*", "o"), ("+", "p"), ("-", "m"), ("/", "d"), (".T", "T"))
 
-    names = names_in(derivation.expression)
+
+def output_filename(derivation) -> str:
+    """A file name that shows the expression and the shapes, e.g. XW_X3x2_W2x4.tex.
+
+    Only letters, digits and underscores; a long expression is cut and given a
+    short hash of its full text, so different expressions get different names.
+    """
+    import hashlib
+
+    text = str(derivation.expression)
+    slug = text
+    for operator, letters in _SLUG:
+        slug = slug.replace(operator, letters)
+    slug = re.sub(r"[^A-Za-z0-9]+", "", slug)
+    if len(slug) > 40:
+        slug = slug[:32] + "_" + hashlib.sha256(text.encode()).hexdigest()[:8]
     shapes = "_".join(f"{name}{r}x{c}" for name, (r, c) in derivation.shapes.items())
-    return f"{''.join(names)}_{shapes}.tex"
+    if len(shapes) > 80:
+        shapes = shapes[:72] + "_" + hashlib.sha256(shapes.encode()).hexdigest()[:8]
+    return f"{slug}_{shapes}.tex"
 
 
 def write_atomic(path: Path, text: str) -> None:

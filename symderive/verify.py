@@ -133,8 +133,12 @@ def equal_matrices(lhs: sympy.MatrixBase, rhs: sympy.MatrixBase, what: str) -> V
     pairs = (((i + 1, j + 1), lhs[i, j], rhs[i, j])
              for i in range(lhs.rows) for j in range(lhs.cols))
     checked, failure = _first_failure(pairs)
-    method = (f"{what}: lhs - rhs is exactly 0 in each of the {lhs.rows * lhs.cols} "
-              f"entries ({lhs.rows}x{lhs.cols})")
+    if failure is None:
+        method = (f"{what}: lhs - rhs is exactly 0 in each of the {lhs.rows * lhs.cols} "
+                  f"entries ({lhs.rows}x{lhs.cols})")
+    else:
+        method = (f"{what}: compared exactly entry by entry ({lhs.rows}x{lhs.cols}); entry "
+                  f"{failure.index} {'differs' if failure.decided else 'is undecided'}")
     return Verdict(failure is None, checked, method, failure)
 
 
@@ -224,4 +228,6 @@ def equal_index_formula(tensor: Callable[[tuple[int, ...]], sympy.Expr],
     method = (f"{what}: compared exactly at the {len(points)} index tuples where either "
               f"side can be nonzero; both sides vanish at the other {total - len(points)} "
               f"of the {total} entries")
+    if failure is not None:
+        method = f"{what}: compared exactly; at {failure.index} the two sides differ"
     return Verdict(failure is None, checked, method, failure)

@@ -141,3 +141,73 @@ def test_output_is_byte_identical_across_processes_and_hash_seeds(tmp_path):
         texts.append(((folder / "XW_X3x2_W2x4.tex").read_bytes(),
                       done.stdout.replace(str(folder), "OUT")))
     assert texts[0] == texts[1]
+
+
+# ---------------------------------------------------------------------------
+# derive EXPR and check EXPR
+# ---------------------------------------------------------------------------
+
+
+def test_derive_an_expression_writes_its_document(tmp_path):
+    code, out, err = run("derive", "tanh(X @ W + b)", "--shape", "X=3x2", "--shape", "W=2x4",
+                         "--shape", "b=1x4", "--out", str(tmp_path))
+    assert code == 0, err
+    written = tmp_path / "tanhXWpb_X3x2_W2x4_b1x4.tex"
+    assert written.is_file() and f"wrote {written}" in out
+    assert "df/db = ones(1, 3) @ (G * (1 - tanh(X @ W + b)**2))" in out
+
+
+def test_derive_reports_default_sizes(tmp_path):
+    code, out, _ = run("derive", "trace(X @ A)", "--json", "--out", str(tmp_path))
+    report = json.loads(out)
+    assert code == 0 and report["defaulted"] == {"X": ["rows", "cols"], "A": ["rows", "cols"]}
+    assert report["upstream"] is None and report["closed_forms"] == {"X": "A.T", "A": "X.T"}
+
+
+def test_bare_flags_and_derive_agree(tmp_path):
+    code, out, _ = run("derive", "X @ W", "--n", "3", "--m", "2", "--d", "4", "--json", "--out", str(tmp_path))
+    assert code == 0 and json.loads(out)["shapes"] == {"X": [3, 2], "W": [2, 4]}
+
+
+def test_check_verified_exits_0_and_names_the_shapes():
+    code, out, _ = run("check", "X @ W", "--wrt", "X", "--claim", "G @ W.T + 0 * X",
+                       "--n", "3", "--m", "2", "--d", "4")
+    assert code == 0 and "VERIFIED exactly" in out and "X: 3x2, W: 2x4" in out
+    assert "not a proof for all sizes" in out
+
+
+def test_check_refuted_exits_1_with_the_entry_and_difference():
+    code, out, _ = run("check", "X @ W", "--wrt", "W", "--claim", "G @ X",
+                       "--shape", "X=3x3", "--shape", "W=3x3")
+    assert code == 1 and "REFUTED" in out
+    assert "entry (1, 1) differ: derived" in out and "claimed" in out and "difference" in out
+
+
+def test_check_wrong_shape_exits_1_naming_both_shapes():
+    code, out, _ = run("check", "X @ W", "--wrt", "X", "--claim", "W.T", "--n", "3", "--m", "2", "--d", "4")
+    assert code == 1 and "4x2" in out and "3x2" in out
+
+
+def test_check_json():
+    code, out, _ = run("check", "trace(X @ A)", "--wrt", "X", "--claim", "A.T", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["verified"] is True and report["claim"] == "A.T"
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["check", "W @ X", "--wrt", "X", "--claim", "G", "--shape", "X=3x2", "--shape", "W=2x4"],
+     "W @ X does not conform"),
+    (["check", "X @ W", "--wrt", "X", "--claim", "G @ W.T +"], "in the claim"),
+    (["check", "X @ W", "--wrt", "Q", "--claim", "G"], "cannot differentiate by 'Q'"),
+    (["check", "X @ W", "--wrt", "X"], "--claim"),
+    (["derive", "__import__('os')"], "line 1"),
+    (["derive", "X.__class__"], "line 1"),
+    (["derive", "lambda: 0"], "line 1"),
+    (["derive", "X[0]"], "line 1"),
+    (["derive", "X @ W", "--shape", "X=3by2"], "--shape"),
+    (["derive", "X @ W", "--shape", "X=0x2"], "--shape X"),
+])
+def test_expression_bad_input_exits_2(tmp_path, argv, words):
+    code, out, err = run(*argv, *(["--out", str(tmp_path)] if argv[0] == "derive" else []))
+    assert code == 2 and out == "" and words in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

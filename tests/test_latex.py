@@ -61,3 +61,30 @@ def test_templates_hold_the_latex():
     # a missing variable is an error, not a blank in a lecture note
     with pytest.raises(Exception, match="undefined"):
         environment().from_string("((( missing )))").render()
+
+
+EXPRESSIONS = [
+    ("tanh(X @ W + b)", {"X": (3, 2), "W": (2, 4), "b": (1, 4)}),
+    ("tanh(X @ W1) @ W2", {}),
+    ("x.T @ B @ x", {"B": (3, 3)}),
+    ("trace(X @ A)", {}),
+    ("sum(sigmoid(X) * exp(X) / 2 - cos(X)**3 + sqrt(X))", {"X": (2, 2)}),
+    ("det(A) + trace(inv(A))", {"A": (2, 2)}),
+    ("X_1 @ W_2", {}),
+]
+
+
+@pytest.mark.latex
+@pytest.mark.parametrize("expression, shapes", EXPRESSIONS, ids=[e for e, _ in EXPRESSIONS])
+def test_expression_documents_compile(tmp_path, expression, shapes):
+    source = derive(expression, shapes=shapes).latex()
+    code, log = compile_latex(source, tmp_path)
+    errors = [line for line in log.splitlines() if line.startswith("!")]
+    assert code == 0 and not errors, "\n".join(errors) or log[-2000:]
+
+
+def test_composite_documents_walk_through_the_rules():
+    source = derive("tanh(X @ W1) @ W2").latex()
+    assert "The closed forms, rule by rule" in source
+    assert source.count(r"\item \textbf{") == 5  # matmul, tanh, matmul twice, matmul
+    assert "rule by rule" not in derive("X @ W").latex()
