@@ -216,10 +216,18 @@ def _given_shapes(tree: Expr, shapes: Mapping[str, Any] | None,
         given[str(name)] = (size_argument(f"rows of {name}", rows), size_argument(f"cols of {name}", cols))
     chosen = {k: size_argument(k, v) for k, v in sizes.items() if v is not None}
     names = names_in(tree)
+    for name in given:
+        if name not in names:
+            raise BadInput(f"--shape {name}: there is no matrix {name!r} in {tree}")
     for name, (r, c) in (("X", ("n", "m")), ("W", ("m", "d"))):
         if name in names and name not in given and (r in chosen or c in chosen):
             given[name] = (chosen.get(r), chosen.get(c))
     return given, chosen
+
+
+def _without(shapes: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
+    """The shapes given, less the upstream gradient's (its shape is the output's)."""
+    return {k: v for k, v in (shapes or {}).items() if k != name}
 
 
 def estimate_work(tree: Expr, shapes: dict[Expr, Shape]) -> int:
@@ -286,7 +294,7 @@ def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | 
         sizes = {k: DEFAULT_SIZES[k] if v is None else v for k, v in {"n": n, "m": m, "d": d}.items()}
     else:
         sizes = {"n": n, "m": m, "d": d}
-    given, chosen = _given_shapes(tree, shapes, sizes)
+    given, chosen = _given_shapes(tree, _without(shapes, upstream), sizes)
     report = infer_shapes(tree, given)
     # The note's f(Y) is arbitrary even when Y is 1x1, so its Y = X W always has
     # an upstream gradient; any other 1x1 expression is differentiated directly.
@@ -479,10 +487,15 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
         claim_tree = _expression(claim)
     except BadInput as error:
         raise BadInput(f"in the claim: {error}") from error
-    given, chosen = _given_shapes(tree, shapes, {"n": n, "m": m, "d": d})
+    given, chosen = _given_shapes(tree, _without(shapes, upstream), {"n": n, "m": m, "d": d})
     report = infer_shapes(tree, given)
     derivation = _derive(tree, report, chosen, [wrt] if isinstance(wrt, str) else wrt, upstream,
                          size_argument("max_work", max_work))
+    if shapes and upstream in shapes and derivation.upstream_name is not None \
+            and tuple(shapes[upstream]) != derivation.output_shape:
+        r, c = derivation.output_shape
+        raise BadInput(f"--shape {upstream}: the upstream gradient has the shape of the "
+                       f"expression, {r}x{c}, not {shapes[upstream]}")
     leaf_shapes = dict(derivation.shapes)
     values: dict[str, sympy.MatrixBase] = dict(derivation.inputs)
     if derivation.upstream_name is not None:

@@ -137,3 +137,11 @@ def test_check_refuses_claims_it_cannot_read():
 def test_inverse_of_a_large_matrix_is_refused():
     with pytest.raises(BadInput, match="too large to expand"):
         derive("inv(A)", shapes={"A": (5, 5)})
+
+
+def test_a_shape_for_a_name_not_in_the_expression_is_refused():
+    with pytest.raises(BadInput, match="no matrix 'Q'"):
+        derive("X @ W", shapes={"Q": (2, 2)})
+    with pytest.raises(BadInput, match="upstream gradient has the shape"):
+        check("X @ W", "X", "G @ W.T", shapes={"X": (3, 2), "W": (2, 4), "G": (2, 2)})
+    assert check("X @ W", "X", "G @ W.T", shapes={"X": (3, 2), "W": (2, 4), "G": (3, 4)}).holds
