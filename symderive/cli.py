@@ -26,7 +26,7 @@ from .shapes import shape_argument, size_argument
 __all__ = ["main", "run"]
 
 DEFAULT_OUT = "output"
-COMMANDS = ("derive", "check")
+COMMANDS = ("derive", "check", "prove")
 EPILOG = ("Exit status: 0 every identity verified, 1 an identity refuted (or undecided), "
           "2 bad input.")
 
@@ -107,7 +107,19 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     check_parser.add_argument("--claim", metavar="CLAIM", required=True,
                               help="the claimed gradient, e.g. 'G @ W.T'")
     _common_flags(check_parser, document=False)
-    return {"note": note, "derive": derive_parser, "check": check_parser}
+    prove_parser = _Parser(
+        prog="symderive prove",
+        description="Check a derivation written in index notation, step by step: each step is "
+                    "proven for all sizes, or checked at every size up to K, or shown false with a "
+                    "counterexample.  The file format is described in README.md.",
+        epilog="Exit status: 0 every step proven for all sizes, 1 a step false or not proven, "
+               "2 the file cannot be read.")
+    prove_parser.add_argument("file", metavar="FILE", help="the derivation, e.g. examples/note_section3.sd")
+    prove_parser.add_argument("--k", metavar="K", default="3",
+                              help="check unproven steps at every size from 1 to K (default 3, at most 6)")
+    prove_parser.add_argument("--json", action="store_true",
+                              help="print the report as JSON on stdout instead of the summary")
+    return {"note": note, "derive": derive_parser, "check": check_parser, "prove": prove_parser}
 
 
 def _output_folder(given: str | None) -> Path:
@@ -170,8 +182,14 @@ def _summary(derivation: Derivation, path: Path, stream: TextIO) -> None:
         print(f"  {mark} {identity.statement}", file=stream)
         print(f"           {detail}", file=stream)
         _counterexample_lines(identity.verdict, stream)
+    for wrt, report in derivation.general_proofs.items():
+        state = "proven for all sizes" if report.proven else "NOT proven for all sizes"
+        print(f"  general proof of df/d{wrt}: {len(report.steps)} steps, {state}", file=stream)
     count = len(derivation.identities)
-    if derivation.verified:
+    if derivation.verified and derivation.proven_for_all_sizes:
+        print(f"  all {count} identities verified exactly at these sizes, and the closed forms "
+              "proven for all sizes, every step checked", file=stream)
+    elif derivation.verified:
         print(f"  all {count} identities verified exactly at these sizes "
               "(a check at these sizes, not a proof for all sizes)", file=stream)
     else:
@@ -210,9 +228,52 @@ def _check_summary(result: CheckResult, stream: TextIO) -> None:
             print(f"  numeric witness: {result.witness.method}", file=stream)
 
 
+def _prove_summary(report, path: str, stream: TextIO) -> None:
+    from .prove import FALSE, PROVEN
+
+    title = report.derivation.title or "derivation"
+    print(f"{title} ({path})", file=stream)
+    if report.error:
+        print(f"  does not make sense as stated: {report.error}", file=stream)
+        return
+    for step in report.steps:
+        rule = f", by {step.rule}" if step.rule else ""
+        verdict = step.verdict if step.verdict != FALSE else "FALSE"
+        if step.verdict not in (PROVEN, FALSE):
+            verdict = f"checked for all sizes up to {report.k}, not proven"
+        print(f"  step {step.number} (line {step.after.line}{rule}): {verdict}", file=stream)
+        print(f"      {step.method}", file=stream)
+        found = step.counterexample
+        if found is not None:
+            at = ", ".join(f"{k}={v}" for k, v in {**found["sizes"], **found["indices"]}.items())
+            print(f"      counterexample at {at}: {found['reason']}", file=stream)
+            if found["lhs"] is not None:
+                print(f"        line {step.before.line}: {found['lhs']}", file=stream)
+                print(f"        line {step.after.line}: {found['rhs']}", file=stream)
+    if report.proven:
+        print(f"  all {len(report.steps)} steps proven for all sizes", file=stream)
+    else:
+        first = report.first_false
+        print("  NOT proven: " + (f"step {first.number} is false" if first else
+                                  "some steps are checked only up to size " + str(report.k)), file=stream)
+
+
 def _run(argv: list[str], stdout: TextIO) -> int:
     command = argv[0] if argv and argv[0] in COMMANDS else "note"
     args = _parsers()[command].parse_args(argv[1:] if command != "note" else argv)
+    if command == "prove":
+        from .derivation_file import read_derivation_file
+        from .prove import check_derivation
+
+        k = size_argument("--k", args.k)
+        if k > 6:
+            raise BadInput(f"--k: at most 6, got {k}")
+        report = check_derivation(read_derivation_file(args.file), k=k)
+        if args.json:
+            print(json.dumps({"file": args.file, **report.data()}, indent=2, sort_keys=True), file=stdout)
+        else:
+            _prove_summary(report, args.file, stdout)
+        return int(ExitStatus.VERIFIED if report.proven else ExitStatus.REFUTED)
     max_work = size_argument("--max-work", args.max_work)
     if command == "check":
         result = check(args.expression, args.wrt, args.claim, shapes=_shapes(args),

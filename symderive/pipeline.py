@@ -83,6 +83,13 @@ class Derivation:
     output_name: str
     upstream_name: str | None  # None for a scalar-valued expression: f is the expression itself
     timings: dict[str, float] = field(default_factory=dict)
+    general_proofs: dict[str, Any] = field(default_factory=dict)  # wrt -> prove.ProofReport
+
+    @property
+    def proven_for_all_sizes(self) -> bool:
+        """True when a general proof covers every input and every step of it passed."""
+        return bool(self.general_proofs) and set(self.general_proofs) >= set(self.jacobians) \
+            and all(report.proven for report in self.general_proofs.values())
 
     @property
     def verified(self) -> bool:
@@ -147,7 +154,11 @@ class Derivation:
             },
             "identities": [_identity_data(identity) for identity in self.identities],
             "verified": self.verified,
-            "scope": "checked exactly at these sizes only; not a proof for all sizes",
+            "general_proof": {wrt: report.data() for wrt, report in self.general_proofs.items()},
+            "proven_for_all_sizes": self.proven_for_all_sizes,
+            "scope": ("the closed forms are proven for all sizes, every step checked"
+                      if self.proven_for_all_sizes else
+                      "checked exactly at these sizes only; not a proof for all sizes"),
         }
 
 
@@ -378,13 +389,33 @@ def _derive(tree: Expr, report: ShapeReport, sizes: dict[str, int],
                                    verdict, witness))
     lap("verify")
 
+    general = _general_proofs(tree, output_name, upstream_name_used)
+    lap("general proof")
+
     return Derivation(
+        general_proofs=general,
         expression=tree, shapes=shapes, sizes=sizes, defaulted=dict(report.defaulted),
         node_shapes=found_shapes, inputs=inputs, output=output, upstream=upstream,
         jacobians=jacobians, gradients=gradients, closed_form_trees=closed, rule_steps=steps,
         identities=identities, output_name=output_name, upstream_name=upstream_name_used,
         timings=timings,
     )
+
+
+def _general_proofs(tree: Expr, output_name: str, upstream_name: str | None) -> dict[str, Any]:
+    """The step-by-step proof for all sizes, where the general prover covers the
+    expression: a product A @ B of two different matrices, against an upstream."""
+    if not (isinstance(tree, MatMul) and isinstance(tree.left, Name) and isinstance(tree.right, Name)
+            and tree.left.name != tree.right.name and upstream_name is not None):
+        return {}
+    from .general import prove_matmul
+
+    taken = {tree.left.name, tree.right.name, output_name, upstream_name}
+    sizes = [s for s in ("n", "m", "d", "k", "l", "s") if s not in taken][:3]
+    if len(sizes) < 3:
+        return {}
+    n, m, d = sizes
+    return prove_matmul(tree.left.name, tree.right.name, Y=output_name, G=upstream_name, n=n, m=m, d=d)
 
 
 def _wrt(wrt: Iterable[str] | str | None, names: list[str]) -> list[str]:

@@ -233,6 +233,96 @@ class ExprPrinter:
         raise TypeError(f"cannot print {type(node).__name__}")
 
 
+class IndexPrinter:
+    r"""Index-notation expressions (:mod:`symderive.index`) in the note's notation:
+    X_{pr}, (W^\top)_{qj}, (G W^\top)_{ij}, \delta_{pi}, \sum_{r=1}^{m},
+    \frac{\partial f}{\partial X_{ij}}."""
+
+    def __init__(self, upstream: str | None = None, output: str | None = None) -> None:
+        self.matrices = ExprPrinter(upstream, output or "Y", upstream_fraction=False)
+
+    @staticmethod
+    def indices(*atoms) -> str:
+        texts = [str(a) for a in atoms]
+        return ("" if all(len(t) == 1 for t in texts) else ",").join(texts)
+
+    def entry(self, node) -> str:
+        from . import expr as E
+
+        index = self.indices(node.row, node.col)
+        matrix = node.matrix
+        if isinstance(matrix, E.Name):
+            return "%s_{%s}" % (entry_base_tex(matrix.name), index)
+        if isinstance(matrix, E.Transpose) and isinstance(matrix.operand, E.Name):
+            return r"(%s^{\top})_{%s}" % (name_tex(matrix.operand.name, bold=False), index)
+        return r"\left(%s\right)_{%s}" % (self.matrices(matrix), index)
+
+    def __call__(self, node, level: int = 0) -> str:
+        from . import index as I
+
+        def wrap(text: str, needed: bool) -> str:
+            return r"\left(%s\right)" % text if needed else text
+
+        if isinstance(node, I.Num):
+            v = node.value
+            return str(v.numerator) if v.denominator == 1 else r"\tfrac{%d}{%d}" % (v.numerator, v.denominator)
+        if isinstance(node, I.Scalar):
+            return node.name
+        if isinstance(node, I.Entry):
+            return self.entry(node)
+        if isinstance(node, I.Delta):
+            return r"\delta_{%s}" % self.indices(node.a, node.b)
+        if isinstance(node, I.Sum):
+            text = r"\sum_{%s=%s}^{%s} %s" % (node.var, node.lower, node.upper, self(node.body, 1))
+            return wrap(text, level >= 2)
+        if isinstance(node, I.Plus):
+            parts = [self(node.terms[0], 0)]
+            for term in node.terms[1:]:
+                if isinstance(term, I.Neg):
+                    parts.append("- " + self(term.operand, 1))
+                else:
+                    parts.append("+ " + self(term, 0))
+            return wrap(" ".join(parts), level >= 1)
+        if isinstance(node, I.Times):
+            factors = [self(f, 2 if k < len(node.factors) - 1 else 1) for k, f in enumerate(node.factors)]
+            return wrap(r" \, ".join(factors), level >= 2)
+        if isinstance(node, I.Neg):
+            return wrap("-" + self(node.operand, 2), level >= 1)
+        if isinstance(node, I.Derivative):
+            of = node.of
+            top = self(of, 0) if isinstance(of, (I.Scalar, I.Entry)) else None
+            if top is not None:
+                return r"\frac{\partial %s}{\partial %s}" % (top, self.entry(node.wrt))
+            return r"\frac{\partial}{\partial %s} %s" % (self.entry(node.wrt), wrap(self(of, 0), True))
+        raise TypeError(f"cannot print {type(node).__name__}")
+
+
+def proof_data(report, printer: IndexPrinter | None = None) -> dict[str, Any]:
+    """A checked derivation (prove.ProofReport) as data for the templates."""
+    decl = report.derivation.declarations
+    upstream, output = decl.upstream or (None, None)
+    printer = printer or IndexPrinter(upstream, output)
+    steps = report.derivation.steps
+    return {
+        "title": report.derivation.title,
+        "first": printer(steps[0].expression) if steps else "",
+        "steps": [{
+            "number": verdict.number,
+            "tex": printer(verdict.after.expression),
+            "rule": verdict.rule,
+            "verdict": verdict.verdict,
+            "proven": verdict.verdict == "proven for all sizes",
+            "false": verdict.verdict == "false",
+            "side_conditions": verdict.side_conditions,
+            "instances": verdict.instances,
+        } for verdict in report.steps],
+        "ranges": [{"index": name, "lower": lo, "upper": hi} for name, (lo, hi) in decl.ranges.items()],
+        "proven": report.proven,
+        "error": report.error,
+        "k": report.k,
+    }
+
+
 # ---------------------------------------------------------------------------
 # Data for the templates
 # ---------------------------------------------------------------------------
@@ -436,6 +526,8 @@ def document_data(derivation, upstream_fraction: bool = False) -> dict[str, Any]
         "composite": any(not getattr(child, "name", None) for child in derivation.expression.children()),
         "identities": [_identity_row(identity, plain, display, derivation) for identity in derivation.identities],
         "verified": derivation.verified,
+        "general": [proof_data(report) for report in derivation.general_proofs.values()],
+        "general_proven": derivation.proven_for_all_sizes,
     }
 
 

@@ -25,7 +25,8 @@ def test_a_good_run_writes_the_document_and_says_so(tmp_path):
     assert written.is_file() and written.read_text().startswith(r"\documentclass")
     assert f"wrote {written}" in out
     assert "X: 3x2, W: 2x4" in out
-    assert "all 4 identities verified" in out and "not a proof for all sizes" in out
+    assert "all 4 identities verified exactly at these sizes" in out
+    assert out.count("steps, proven for all sizes") == 2 and "closed forms proven for all sizes" in out
     assert err == ""
     assert [p.name for p in tmp_path.iterdir()] == [written.name]  # no temporary left behind
 
@@ -211,3 +212,46 @@ def test_expression_bad_input_exits_2(tmp_path, argv, words):
     code, out, err = run(*argv, *(["--out", str(tmp_path)] if argv[0] == "derive" else []))
     assert code == 2 and out == "" and words in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------
+# prove FILE
+# ---------------------------------------------------------------------------
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def test_prove_the_notes_section_exits_0():
+    code, out, _ = run("prove", os.path.join(EXAMPLES, "note_section3.sd"))
+    assert code == 0 and "all 6 steps proven for all sizes" in out
+    assert out.count(": proven for all sizes") == 6
+
+
+def test_prove_a_planted_mistake_exits_1_with_the_step_and_counterexample():
+    code, out, _ = run("prove", os.path.join(EXAMPLES, "mistake_w_qj.sd"))
+    assert code == 1 and "step 3 (line 16" in out and "NOT proven: step 3 is false" in out
+    assert "counterexample at n=" in out and "the two sides differ" in out
+
+
+def test_prove_json():
+    code, out, _ = run("prove", os.path.join(EXAMPLES, "mistake_wrong_sum_index.sd"), "--json")
+    report = json.loads(out)
+    assert code == 1 and report["proven"] is False
+    assert [s["verdict"] for s in report["steps"]][:4] == ["proven for all sizes"] * 3 + ["false"]
+    assert report["steps"][3]["counterexample"]["reason"] == "the two sides differ"
+
+
+def test_prove_the_note_as_written_names_the_dimensions():
+    code, out, _ = run("prove", os.path.join(EXAMPLES, "note_as_written.sd"))
+    assert code == 1 and "W @ X does not conform" in out
+
+
+@pytest.mark.parametrize("setup, words", [
+    (lambda d: d / "missing.sd", "missing.sd"),
+    (lambda d: d, "directory"),
+    (lambda d: (d / "bad.sd").write_text("sizes n\nmatrix X : n x q\n") and d / "bad.sd", "line 2"),
+])
+def test_prove_an_unreadable_file_exits_2(tmp_path, setup, words):
+    path = setup(tmp_path)
+    code, out, err = run("prove", str(path))
+    assert code == 2 and out == "" and words in err and "Traceback" not in err

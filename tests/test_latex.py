@@ -38,7 +38,7 @@ def test_document_walks_through_the_note():
     # the closed forms
     assert r"\frac{\partial f}{\partial \mathbf{Y}} \mathbf{W}^{\top}" in source
     assert r"\mathbf{X}^{\top} \frac{\partial f}{\partial \mathbf{Y}}" in source
-    assert "not a proof for all sizes" in source
+    assert "moreover proven for all sizes" in source and "not a proof for all sizes" not in source
 
 
 def test_large_tensors_show_one_slice_and_say_so():

@@ -1,0 +1,580 @@
+"""Prove: checking chains of equalities in index notation, for all sizes.
+
+Each step of a derivation (:mod:`symderive.index`) is compared with the one
+before in two independent ways.
+
+**For all sizes** (the proof).  Both sides are brought to a normal form: sums
+distributed over sums and products, entries of defined matrices, transposes
+and products expanded by their definitions, derivatives of entries taken
+(d X_pr / d X_ij = delta_pi delta_rj), d(f)/d(A_ij) read by the multivariable
+chain rule through the upstream gradient, and every Kronecker delta that meets
+a summed index contracted -- a *certified rewrite*, done only when its side
+condition (the other index lies in the summation range, e.g. 1 <= j <= m
+because j ranges over 1..m) is proven from the declared ranges.  Terms are then
+compared up to renaming of summed indices.  Equal normal forms prove the step
+for every value of the sizes.
+
+**At concrete sizes** (the witness).  Both sides are evaluated with every size
+from 1 to K and every value of the free indices, on explicit matrices of
+symbols, the derivatives d(f)/d(A_ij) taken from the concrete chain-rule
+derivation of :mod:`symderive.chain_rule`, and compared exactly.  A difference
+there is a counterexample, reported with both values; agreement without a
+normal-form proof is reported as "checked for all sizes up to K, not proven".
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Iterable
+
+import sympy
+
+from . import build, chain_rule
+from .errors import BadInput
+from .expr import Add as MAdd, Expr as MatrixExpr, MatMul, Name, Sub as MSub, Transpose
+from .index import (Atom, Declarations, Delta, Derivation, Derivative, Entry, IndexExpr, Neg, Num,
+                    Plus, Scalar, Step, Sum, Times)
+
+__all__ = ["StepVerdict", "ProofReport", "check_derivation", "normal_form", "PROVEN", "CHECKED", "FALSE",
+           "DEFAULT_K"]
+
+PROVEN = "proven for all sizes"
+CHECKED = "checked for all sizes up to K, not proven"
+FALSE = "false"
+DEFAULT_K = 3
+
+
+class Unreadable(BadInput):
+    """A derivation that does not make sense as stated (e.g. a product that does not conform)."""
+
+
+# ---------------------------------------------------------------------------
+# Shapes of matrix expressions with symbolic sizes
+# ---------------------------------------------------------------------------
+
+
+def matrix_shape(node: MatrixExpr, decl: Declarations) -> tuple[Atom, Atom]:
+    """(rows, cols) of a matrix expression, sizes as names; Unreadable if it does not conform."""
+    if isinstance(node, Name):
+        if node.name in decl.shapes:
+            return decl.shapes[node.name]
+        if node.name in decl.defined:
+            return matrix_shape(decl.defined[node.name], decl)
+        if decl.upstream and node.name == decl.upstream[0]:
+            return matrix_shape(Name(decl.upstream[1]), decl)
+        raise Unreadable(f"unknown matrix {node.name!r}")
+    if isinstance(node, Transpose):
+        rows, cols = matrix_shape(node.operand, decl)
+        return cols, rows
+    if isinstance(node, MatMul):
+        (rows, a), (b, cols) = matrix_shape(node.left, decl), matrix_shape(node.right, decl)
+        if a != b:
+            raise Unreadable(
+                f"{node} does not conform: {node.left} is {rows} x {a} and {node.right} is {b} x {cols}, "
+                f"so the columns of the left factor ({a}) differ from the rows of the right factor ({b})")
+        return rows, cols
+    if isinstance(node, (MAdd, MSub)):
+        left, right = matrix_shape(node.left, decl), matrix_shape(node.right, decl)
+        if left != right:
+            raise Unreadable(f"{node} does not conform: {node.left} is {left[0]} x {left[1]} and "
+                             f"{node.right} is {right[0]} x {right[1]}")
+        return left
+    raise Unreadable(f"cannot take entries of {node}")
+
+
+# ---------------------------------------------------------------------------
+# Normal forms
+# ---------------------------------------------------------------------------
+
+# A term: coefficient * product of factors, summed over bound indices.
+# Factor: ("entry", matrix name, row, col) or ("delta", a, b).
+
+
+@dataclass(frozen=True)
+class Term:
+    coeff: Any  # a sympy expression in the sizes (a number, or e.g. n for a sum of ones)
+    factors: tuple
+    sums: tuple  # ((var, lower, upper), ...)
+
+
+class _Normalizer:
+    """Builds normal forms; records the side conditions it proved on the way."""
+
+    def __init__(self, decl: Declarations) -> None:
+        self.decl = decl
+        self.counter = itertools.count()
+        self.side_conditions: list[str] = []
+        self.unproven: list[str] = []
+
+    # --- fresh names and substitution ------------------------------------
+
+    def fresh(self) -> str:
+        return f"_{next(self.counter)}"
+
+    # --- expansion into terms --------------------------------------------
+
+    def terms(self, expr: IndexExpr, env: dict[str, Atom]) -> list[Term]:
+        """``expr`` as a list of terms; ``env`` renames bound index names to fresh ones."""
+        if isinstance(expr, Num):
+            return [Term(sympy.Rational(expr.value.numerator, expr.value.denominator), (), ())]
+        if isinstance(expr, Neg):
+            return [Term(-t.coeff, t.factors, t.sums) for t in self.terms(expr.operand, env)]
+        if isinstance(expr, Plus):
+            return [t for part in expr.terms for t in self.terms(part, env)]
+        if isinstance(expr, Times):
+            result = [Term(sympy.S.One, (), ())]
+            for factor in expr.factors:
+                parts = self.terms(factor, env)
+                result = [Term(a.coeff * b.coeff, a.factors + b.factors, a.sums + b.sums)
+                          for a in result for b in parts]
+            return result
+        if isinstance(expr, Sum):
+            var = self.fresh()
+            lower, upper = self.atom(expr.lower, env), self.atom(expr.upper, env)
+            inner = self.terms(expr.body, {**env, expr.var: var})
+            return [Term(t.coeff, t.factors, ((var, lower, upper),) + t.sums) for t in inner]
+        if isinstance(expr, Delta):
+            return [Term(sympy.S.One, (("delta", self.atom(expr.a, env), self.atom(expr.b, env)),), ())]
+        if isinstance(expr, Entry):
+            return self.entry(expr.matrix, self.atom(expr.row, env), self.atom(expr.col, env))
+        if isinstance(expr, Derivative):
+            return self.derivative(expr, env)
+        if isinstance(expr, Scalar):
+            raise Unreadable("f stands for a scalar known only through its derivatives: write d(f)/d(...)")
+        raise Unreadable(f"cannot read {expr!r}")
+
+    def atom(self, atom: Atom, env: dict[str, Atom]) -> Atom:
+        return env.get(atom, atom) if isinstance(atom, str) else atom
+
+    def entry(self, matrix: MatrixExpr, row: Atom, col: Atom) -> list[Term]:
+        """Entry (row, col) of a matrix expression, by the definitions of its operations."""
+        decl = self.decl
+        if isinstance(matrix, Name):
+            if matrix.name in decl.defined:
+                return self.entry(decl.defined[matrix.name], row, col)
+            matrix_shape(matrix, decl)  # known?
+            return [Term(sympy.S.One, (("entry", matrix.name, row, col),), ())]
+        if isinstance(matrix, Transpose):  # (A^T)_ab = A_ba
+            return self.entry(matrix.operand, col, row)
+        if isinstance(matrix, MatMul):  # (AB)_ab = sum_r A_ar B_rb
+            inner = matrix_shape(matrix.left, decl)[1]
+            matrix_shape(matrix, decl)
+            var = self.fresh()
+            left, right = self.entry(matrix.left, row, var), self.entry(matrix.right, var, col)
+            return [Term(a.coeff * b.coeff, a.factors + b.factors, ((var, 1, inner),) + a.sums + b.sums)
+                    for a in left for b in right]
+        if isinstance(matrix, (MAdd, MSub)):
+            matrix_shape(matrix, decl)
+            sign = 1 if isinstance(matrix, MAdd) else -1
+            return self.entry(matrix.left, row, col) + [
+                Term(sign * t.coeff, t.factors, t.sums) for t in self.entry(matrix.right, row, col)]
+        raise Unreadable(f"cannot take entries of {matrix}")
+
+    def derivative(self, expr: Derivative, env: dict[str, Atom]) -> list[Term]:
+        upstream = self.decl.upstream
+        if isinstance(expr.of, Scalar) and upstream and expr.wrt.matrix == Name(upstream[1]):
+            # df/dY_pq is the upstream gradient G_pq, by definition
+            row, col = self.atom(expr.wrt.row, env), self.atom(expr.wrt.col, env)
+            return [Term(sympy.S.One, (("entry", upstream[0], row, col),), ())]
+        wrt = self.entry(expr.wrt.matrix, self.atom(expr.wrt.row, env), self.atom(expr.wrt.col, env))
+        if len(wrt) != 1 or len(wrt[0].factors) != 1 or wrt[0].sums or wrt[0].coeff != 1:
+            raise Unreadable(f"d(...)/d(...) needs a single entry of a matrix, not {expr.wrt}")
+        _, base, i, j = wrt[0].factors[0]
+        if isinstance(expr.of, Scalar):
+            return self.scalar_derivative(expr, base, i, j, env)
+        found = []
+        for term in self.terms(expr.of, env):  # product rule, one entry factor at a time
+            for k, factor in enumerate(term.factors):
+                if factor[0] == "entry" and factor[1] == base:
+                    rest = term.factors[:k] + term.factors[k + 1:]
+                    found.append(Term(term.coeff, rest + (("delta", factor[2], i), ("delta", factor[3], j)),
+                                      term.sums))
+        return found
+
+    def scalar_derivative(self, expr: Derivative, base: str, i: Atom, j: Atom,
+                          env: dict[str, Atom]) -> list[Term]:
+        """d(f)/d(entry): the upstream gradient for an entry of the output; otherwise the
+        multivariable chain rule through the output, df/dA_ij = sum_pq G_pq dY_pq/dA_ij."""
+        if self.decl.upstream is None:
+            raise Unreadable("d(f)/d(...) needs a declaration 'upstream G of Y'")
+        upstream, output = self.decl.upstream
+        rows, cols = matrix_shape(Name(output), self.decl)
+        p, q = self.fresh(), self.fresh()
+        inner = self.derivative(Derivative(Entry(Name(output), p, q), Entry(Name(base), i, j)), {})
+        return [Term(t.coeff, (("entry", upstream, p, q),) + t.factors, ((p, 1, rows), (q, 1, cols)) + t.sums)
+                for t in inner]
+
+    # --- delta contraction and canonical form ----------------------------
+
+    def range_of(self, atom: Atom, bounds: dict[str, tuple[Atom, Atom]]) -> tuple[Atom, Atom] | None:
+        if isinstance(atom, int):
+            return atom, atom
+        if atom in bounds:
+            return bounds[atom]
+        return self.decl.ranges.get(atom)
+
+    def le(self, a: Atom, b: Atom, bounds: dict[str, tuple[Atom, Atom]], depth: int = 0) -> bool:
+        """Proven a <= b for every value of the sizes (sizes are at least 1), by
+        following declared ranges a few links deep (a <= lower(b), upper(a) <= b)."""
+        if a == b:
+            return True
+        if isinstance(a, int) and isinstance(b, int):
+            return a <= b
+        if isinstance(a, int) and b in self.decl.sizes:
+            return a <= 1
+        if depth > 8:
+            return False
+        span = self.range_of(b, bounds)
+        if isinstance(b, str) and span is not None and span[0] != b and self.le(a, span[0], bounds, depth + 1):
+            return True
+        span = self.range_of(a, bounds)
+        if isinstance(a, str) and span is not None and span[1] != a and self.le(span[1], b, bounds, depth + 1):
+            return True
+        return False
+
+    def contract(self, term: Term) -> Term | None:
+        """Contract every delta that meets a summed index and whose side condition is proven."""
+        factors, sums, coeff = list(term.factors), list(term.sums), term.coeff
+        changed = True
+        while changed:
+            changed = False
+            bounds = {var: (lo, hi) for var, lo, hi in sums}
+            for k, factor in enumerate(factors):
+                if factor[0] != "delta":
+                    continue
+                _, a, b = factor
+                if a == b:
+                    del factors[k]
+                    changed = True
+                    break
+                if isinstance(a, int) and isinstance(b, int):
+                    return None  # delta of two different numbers: the term is 0
+                for var, other in ((a, b), (b, a)):
+                    if var in bounds:
+                        lo, hi = bounds[var]
+                        span = self.range_of(other, bounds)
+                        condition = (lo, other, hi)
+                        if span is not None and self.le(lo, span[0], bounds) and self.le(span[1], hi, bounds):
+                            self.side_conditions.append(condition)
+                            del factors[k]
+                            factors = [_substitute(f, var, other) for f in factors]
+                            sums = [(v, _sub_atom(l, var, other), _sub_atom(h, var, other))
+                                    for v, l, h in sums if v != var]
+                            changed = True
+                            break
+                        self.unproven.append(condition)
+                if changed:
+                    break
+        # a sum whose index no factor uses counts its terms: sum_{v=lo}^{hi} c = (hi - lo + 1) c
+        kept = []
+        for var, lo, hi in sums:
+            if any(var in f[1:] for f in factors) or any(var in (l, h) for _, l, h in sums):
+                kept.append((var, lo, hi))
+            else:
+                coeff = coeff * (_sym(hi) - _sym(lo) + 1)
+        return Term(coeff, tuple(factors), tuple(kept))
+
+    def normal_form(self, expr: IndexExpr) -> dict[tuple, Any]:
+        """Canonical key -> coefficient, zero coefficients dropped."""
+        found: dict[tuple, Any] = {}
+        for term in self.terms(expr, {}):
+            contracted = self.contract(term)
+            if contracted is None:
+                continue
+            key = _canonical(contracted)
+            found[key] = found.get(key, 0) + contracted.coeff
+        return {key: sympy.expand(c) for key, c in found.items() if sympy.expand(c) != 0}
+
+
+def condition_text(condition: tuple[Atom, Atom, Atom]) -> str:
+    """A side condition (lower, index, upper) as ``lower <= index <= upper``."""
+    lo, x, hi = condition
+    return f"{lo} <= {x} <= {hi}"
+
+
+def _sym(atom: Atom):
+    return sympy.Integer(atom) if isinstance(atom, int) else sympy.Symbol(atom, integer=True, positive=True)
+
+
+def _sub_atom(atom: Atom, old: str, new: Atom) -> Atom:
+    return new if atom == old else atom
+
+
+def _substitute(factor: tuple, old: str, new: Atom) -> tuple:
+    return (factor[0],) + tuple(_sub_atom(a, old, new) if i or factor[0] == "delta" else a
+                                for i, a in enumerate(factor[1:]))
+
+
+def _canonical(term: Term) -> tuple:
+    """The term with its summed indices renamed in order of first use, factors sorted."""
+    bound = {var for var, _, _ in term.sums}
+
+    def shape(factor):
+        return tuple("*" if a in bound else a for a in factor)
+
+    def key(x):
+        return repr(x)
+
+    order = sorted(term.factors, key=lambda f: key(shape(f)))
+    names: dict[str, str] = {}
+    for factor in order:
+        for a in factor[1:]:
+            if a in bound and a not in names:
+                names[a] = f"#{len(names)}"
+    for var, _, _ in term.sums:
+        names.setdefault(var, f"#{len(names)}")
+    rename = lambda a: names.get(a, a) if isinstance(a, str) else a  # noqa: E731
+    factors = tuple(sorted((tuple(rename(a) if i else a for i, a in enumerate(f))
+                            if f[0] == "entry" else ("delta",) + tuple(sorted(map(rename, f[1:]), key=key))
+                            for f in term.factors), key=key))
+    sums = tuple(sorted(((rename(v), rename(lo), rename(hi)) for v, lo, hi in term.sums), key=key))
+    return factors, sums
+
+
+def normal_form(expr: IndexExpr, decl: Declarations) -> dict[tuple, Any]:
+    """The normal form of ``expr`` (see the module docstring)."""
+    return _Normalizer(decl).normal_form(expr)
+
+
+# ---------------------------------------------------------------------------
+# The concrete witness
+# ---------------------------------------------------------------------------
+
+
+class _OutOfRange(Exception):
+    pass
+
+
+class _Concrete:
+    """Evaluates index expressions at concrete sizes on explicit matrices of symbols."""
+
+    def __init__(self, decl: Declarations, sizes: dict[str, int]) -> None:
+        self.decl, self.sizes = decl, sizes
+        self.matrices: dict[str, sympy.ImmutableMatrix] = {}
+        for name, (rows, cols) in decl.shapes.items():
+            if decl.upstream and name == decl.upstream[0]:
+                continue
+            self.matrices[name] = build.matrix_of_symbols(name, self.value(rows, {}), self.value(cols, {}))
+        for name, definition in decl.defined.items():  # in the order declared
+            self.matrices[name] = self.matrix(definition)
+        if decl.upstream:
+            upstream, output = decl.upstream
+            out = self.matrix(Name(output))
+            self.matrices[upstream] = build.matrix_of_symbols(upstream, out.rows, out.cols)
+        self.gradients: dict[str, sympy.ImmutableMatrix] = {}
+
+    def value(self, atom: Atom, env: dict[str, int]) -> int:
+        if isinstance(atom, int):
+            return atom
+        if atom in env:
+            return env[atom]
+        return self.sizes[atom]
+
+    def matrix(self, node: MatrixExpr) -> sympy.ImmutableMatrix:
+        if isinstance(node, Name) and node.name in self.matrices:
+            return self.matrices[node.name]
+        try:
+            return build.explicit(node, self.matrices)
+        except KeyError as missing:
+            raise Unreadable(f"unknown matrix {missing}") from None
+
+    def entry(self, matrix: MatrixExpr, row: int, col: int) -> sympy.Expr:
+        explicit = self.matrix(matrix)
+        if not (1 <= row <= explicit.rows and 1 <= col <= explicit.cols):
+            raise _OutOfRange(f"entry ({row}, {col}) of {matrix}, which is {explicit.rows} x {explicit.cols}")
+        return explicit[row - 1, col - 1]
+
+    def gradient(self, base: str) -> sympy.ImmutableMatrix:
+        """df/d(base) from the concrete chain-rule derivation."""
+        if base not in self.gradients:
+            upstream, output = self.decl.upstream
+            out = self.matrix(Name(output))
+            jac = chain_rule.jacobian(out, output, self.matrices[base], base)
+            self.gradients[base] = chain_rule.gradient(jac, self.matrices[upstream])
+        return self.gradients[base]
+
+    def __call__(self, expr: IndexExpr, env: dict[str, int]) -> sympy.Expr:
+        if isinstance(expr, Num):
+            return sympy.Rational(expr.value.numerator, expr.value.denominator)
+        if isinstance(expr, Neg):
+            return -self(expr.operand, env)
+        if isinstance(expr, Plus):
+            return sympy.Add(*(self(t, env) for t in expr.terms))
+        if isinstance(expr, Times):
+            return sympy.Mul(*(self(t, env) for t in expr.factors))
+        if isinstance(expr, Delta):
+            return sympy.S.One if self.value(expr.a, env) == self.value(expr.b, env) else sympy.S.Zero
+        if isinstance(expr, Sum):
+            lo, hi = self.value(expr.lower, env), self.value(expr.upper, env)
+            return sympy.Add(*(self(expr.body, {**env, expr.var: v}) for v in range(lo, hi + 1)))
+        if isinstance(expr, Entry):
+            return self.entry(expr.matrix, self.value(expr.row, env), self.value(expr.col, env))
+        if isinstance(expr, Derivative):
+            row, col = self.value(expr.wrt.row, env), self.value(expr.wrt.col, env)
+            wrt_matrix = expr.wrt.matrix
+            if isinstance(expr.of, Scalar):
+                upstream, output = self.decl.upstream
+                if isinstance(wrt_matrix, Name) and wrt_matrix.name == output:
+                    return self.entry(Name(upstream), row, col)
+                self.entry(wrt_matrix, row, col)  # in range?
+                return self.gradient(wrt_matrix.name)[row - 1, col - 1]
+            symbol = self.entry(wrt_matrix, row, col)
+            return sympy.diff(self(expr.of, env), symbol)
+        raise Unreadable(f"cannot evaluate {expr!r}")
+
+
+# ---------------------------------------------------------------------------
+# Checking a chain
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class StepVerdict:
+    number: int  # 1-based: step k compares line k with line k-1
+    before: Step
+    after: Step
+    verdict: str  # PROVEN, CHECKED or FALSE
+    method: str
+    side_conditions: list[tuple[Atom, Atom, Atom]] = field(default_factory=list)  # (lower, index, upper)
+    instances: int = 0  # concrete (sizes, indices) compared
+    counterexample: dict[str, Any] | None = None
+
+    @property
+    def rule(self) -> str:
+        return self.after.rule
+
+    def data(self) -> dict[str, Any]:
+        found = self.counterexample
+        return {
+            "step": self.number,
+            "line": self.after.line,
+            "before": self.before.text,
+            "after": self.after.text,
+            "rule": self.rule,
+            "verdict": self.verdict,
+            "method": self.method,
+            "side_conditions": [condition_text(c) for c in self.side_conditions],
+            "instances_compared": self.instances,
+            "counterexample": None if found is None else {
+                "sizes": found["sizes"], "indices": found["indices"],
+                "lhs": None if found["lhs"] is None else str(found["lhs"]),
+                "rhs": None if found["rhs"] is None else str(found["rhs"]),
+                "reason": found["reason"]},
+        }
+
+
+@dataclass
+class ProofReport:
+    derivation: Derivation
+    steps: list[StepVerdict]
+    error: str = ""  # set when the derivation cannot be checked at all (e.g. a product does not conform)
+    k: int = DEFAULT_K
+
+    @property
+    def proven(self) -> bool:
+        return not self.error and bool(self.steps) and all(s.verdict == PROVEN for s in self.steps)
+
+    @property
+    def first_false(self) -> StepVerdict | None:
+        return next((s for s in self.steps if s.verdict == FALSE), None)
+
+    def data(self) -> dict[str, Any]:
+        """The report as plain data (for --json)."""
+        return {
+            "title": self.derivation.title,
+            "proven": self.proven,
+            "error": self.error or None,
+            "k": self.k,
+            "steps": [step.data() for step in self.steps],
+        }
+
+
+def _size_assignments(sizes: list[str], k: int, limit: int) -> list[dict[str, int]]:
+    combos = [dict(zip(sizes, values)) for values in itertools.product(range(1, k + 1), repeat=len(sizes))]
+    if len(combos) > limit:  # keep an even spread, always with the smallest and largest
+        step = (len(combos) - 1) / (limit - 1)
+        combos = [combos[round(i * step)] for i in range(limit)]
+    return combos
+
+
+def _free_indices(decl: Declarations) -> list[str]:
+    return sorted(decl.ranges)
+
+
+def witness(before: IndexExpr, after: IndexExpr, decl: Declarations, k: int = DEFAULT_K,
+            max_sizes: int = 27, max_points: int = 64) -> tuple[int, dict[str, Any] | None]:
+    """Compare both sides at every size assignment 1..k (at most ``max_sizes`` of them)
+    and every value of the free indices (at most ``max_points`` per size).  Returns
+    the number of instances compared and the first counterexample, if any."""
+    compared = 0
+    out_of_range = None  # kept while looking for a point where both sides have values that differ
+    for sizes in _size_assignments(decl.sizes, k, max_sizes):
+        try:
+            concrete = _Concrete(decl, sizes)
+        except Unreadable:
+            raise
+        free = _free_indices(decl)
+        spans = []
+        for name in free:
+            lo, hi = decl.ranges[name]
+            spans.append(range(concrete.value(lo, {}), concrete.value(hi, {}) + 1))
+        points = list(itertools.product(*spans))[:max_points]
+        for point in points:
+            env = dict(zip(free, point))
+            compared += 1
+            try:
+                lhs, rhs = concrete(before, env), concrete(after, env)
+            except _OutOfRange as problem:
+                out_of_range = out_of_range or {"sizes": sizes, "indices": env, "lhs": None, "rhs": None,
+                                                "reason": f"an entry out of range: {problem}"}
+                continue
+            if sympy.expand(lhs - rhs) != 0:
+                return compared, {"sizes": sizes, "indices": env, "lhs": lhs, "rhs": rhs,
+                                  "reason": "the two sides differ"}
+    return compared, out_of_range
+
+
+def check_step(number: int, before: Step, after: Step, decl: Declarations, k: int = DEFAULT_K) -> StepVerdict:
+    """One step: proven by normal forms, or else checked or refuted at concrete sizes."""
+    normalizer = _Normalizer(decl)
+    left, right = normalizer.normal_form(before.expression), normalizer.normal_form(after.expression)
+    keys = set(left) | set(right)
+    same = all(sympy.expand(left.get(key, 0) - right.get(key, 0)) == 0 for key in keys)
+    instances, counterexample = witness(before.expression, after.expression, decl, k)
+    conditions = sorted(set(normalizer.side_conditions), key=repr)
+    if counterexample is not None:
+        return StepVerdict(number, before, after, FALSE,
+                           "the two sides differ at concrete sizes (see the counterexample)"
+                           + ("; yet their normal forms agree: a bug in the prover, please report it" if same else ""),
+                           conditions, instances, counterexample)
+    if same:
+        method = "normal forms agree (sums distributed, definitions expanded, deltas contracted)"
+        if conditions:
+            method += "; side conditions proven: " + ", ".join(map(condition_text, conditions))
+        return StepVerdict(number, before, after, PROVEN, method, conditions, instances)
+    unproven = sorted(set(normalizer.unproven), key=repr)
+    method = "normal forms differ"
+    if unproven:
+        method += "; side conditions not proven: " + ", ".join(map(condition_text, unproven))
+    return StepVerdict(number, before, after, CHECKED, method, conditions, instances)
+
+
+def check_derivation(derivation: Derivation, k: int = DEFAULT_K) -> ProofReport:
+    """Check every step of ``derivation`` against the one before it."""
+    decl = derivation.declarations
+    try:
+        for name, definition in decl.defined.items():
+            matrix_shape(definition, decl)
+        if decl.upstream:
+            matrix_shape(Name(decl.upstream[1]), decl)
+    except Unreadable as error:
+        return ProofReport(derivation, [], error=str(error), k=k)
+    steps = []
+    try:
+        for number, (before, after) in enumerate(zip(derivation.steps, derivation.steps[1:]), start=1):
+            steps.append(check_step(number, before, after, decl, k))
+    except Unreadable as error:
+        return ProofReport(derivation, steps, error=f"step {len(steps) + 1}: {error}", k=k)
+    return ProofReport(derivation, steps, k=k)
