@@ -503,18 +503,39 @@ def _free_indices(decl: Declarations) -> list[str]:
     return sorted(decl.ranges)
 
 
+class _Evaluations:
+    """Concrete evaluators and values shared by the steps of one derivation: each
+    line is evaluated once per instance, though it is compared twice."""
+
+    def __init__(self, decl: Declarations) -> None:
+        self.decl = decl
+        self.evaluators: dict[tuple, _Concrete] = {}
+        self.values: dict[tuple, Any] = {}
+
+    def evaluator(self, sizes: dict[str, int]) -> _Concrete:
+        key = tuple(sorted(sizes.items()))
+        if key not in self.evaluators:
+            self.evaluators[key] = _Concrete(self.decl, sizes)
+        return self.evaluators[key]
+
+    def value(self, expr: IndexExpr, sizes: dict[str, int], env: dict[str, int]):
+        key = (id(expr), tuple(sorted(sizes.items())), tuple(sorted(env.items())))
+        if key not in self.values:
+            self.values[key] = self.evaluator(sizes)(expr, env)
+        return self.values[key]
+
+
 def witness(before: IndexExpr, after: IndexExpr, decl: Declarations, k: int = DEFAULT_K,
-            max_sizes: int = 27, max_points: int = 64) -> tuple[int, dict[str, Any] | None]:
+            max_sizes: int = 27, max_points: int = 64,
+            shared: _Evaluations | None = None) -> tuple[int, dict[str, Any] | None]:
     """Compare both sides at every size assignment 1..k (at most ``max_sizes`` of them)
     and every value of the free indices (at most ``max_points`` per size).  Returns
     the number of instances compared and the first counterexample, if any."""
+    shared = shared or _Evaluations(decl)
     compared = 0
     out_of_range = None  # kept while looking for a point where both sides have values that differ
     for sizes in _size_assignments(decl.sizes, k, max_sizes):
-        try:
-            concrete = _Concrete(decl, sizes)
-        except Unreadable:
-            raise
+        concrete = shared.evaluator(sizes)
         free = _free_indices(decl)
         spans = []
         for name in free:
@@ -525,7 +546,7 @@ def witness(before: IndexExpr, after: IndexExpr, decl: Declarations, k: int = DE
             env = dict(zip(free, point))
             compared += 1
             try:
-                lhs, rhs = concrete(before, env), concrete(after, env)
+                lhs, rhs = shared.value(before, sizes, env), shared.value(after, sizes, env)
             except _OutOfRange as problem:
                 out_of_range = out_of_range or {"sizes": sizes, "indices": env, "lhs": None, "rhs": None,
                                                 "reason": f"an entry out of range: {problem}"}
@@ -536,13 +557,15 @@ def witness(before: IndexExpr, after: IndexExpr, decl: Declarations, k: int = DE
     return compared, out_of_range
 
 
-def check_step(number: int, before: Step, after: Step, decl: Declarations, k: int = DEFAULT_K) -> StepVerdict:
+def check_step(number: int, before: Step, after: Step, decl: Declarations, k: int = DEFAULT_K,
+               max_sizes: int = 27, shared: _Evaluations | None = None) -> StepVerdict:
     """One step: proven by normal forms, or else checked or refuted at concrete sizes."""
     normalizer = _Normalizer(decl)
     left, right = normalizer.normal_form(before.expression), normalizer.normal_form(after.expression)
     keys = set(left) | set(right)
     same = all(sympy.expand(left.get(key, 0) - right.get(key, 0)) == 0 for key in keys)
-    instances, counterexample = witness(before.expression, after.expression, decl, k)
+    instances, counterexample = witness(before.expression, after.expression, decl, k, max_sizes,
+                                        shared=shared)
     conditions = sorted(set(normalizer.side_conditions), key=repr)
     if counterexample is not None:
         return StepVerdict(number, before, after, FALSE,
@@ -561,8 +584,9 @@ def check_step(number: int, before: Step, after: Step, decl: Declarations, k: in
     return StepVerdict(number, before, after, CHECKED, method, conditions, instances)
 
 
-def check_derivation(derivation: Derivation, k: int = DEFAULT_K) -> ProofReport:
-    """Check every step of ``derivation`` against the one before it."""
+def check_derivation(derivation: Derivation, k: int = DEFAULT_K, max_sizes: int = 27) -> ProofReport:
+    """Check every step of ``derivation`` against the one before it; the concrete
+    witness uses at most ``max_sizes`` of the size assignments 1..k (evenly spread)."""
     decl = derivation.declarations
     try:
         for name, definition in decl.defined.items():
@@ -572,9 +596,10 @@ def check_derivation(derivation: Derivation, k: int = DEFAULT_K) -> ProofReport:
     except Unreadable as error:
         return ProofReport(derivation, [], error=str(error), k=k)
     steps = []
+    shared = _Evaluations(decl)
     try:
         for number, (before, after) in enumerate(zip(derivation.steps, derivation.steps[1:]), start=1):
-            steps.append(check_step(number, before, after, decl, k))
+            steps.append(check_step(number, before, after, decl, k, max_sizes, shared))
     except Unreadable as error:
         return ProofReport(derivation, steps, error=f"step {len(steps) + 1}: {error}", k=k)
     return ProofReport(derivation, steps, k=k)
