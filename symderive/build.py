@@ -18,9 +18,9 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 __all__ = ["entry_symbol", "entry_indices", "matrix_of_symbols", "separates_indices"]
 
-# Real symbols: the note works over the reals, and it lets sympy simplify
-# conjugates away should a rule ever introduce one.
-_ASSUMPTIONS = {"real": True}
+# Plain symbols, with no assumptions: the same names in SymEngine and SymPy
+# are then the same symbols, so results convert between the engines exactly.
+_ASSUMPTIONS: dict = {}
 
 _JOINED = re.compile(r"^(?P<base>.+)_(?P<i>[1-9])(?P<j>[1-9])$")
 _SEPARATED = re.compile(r"^(?P<base>.+)_(?P<i>[1-9][0-9]*),(?P<j>[1-9][0-9]*)$")

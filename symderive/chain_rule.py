@@ -24,6 +24,8 @@ from typing import Iterator
 
 import sympy
 
+from . import engine
+
 __all__ = [
     "SparseJacobian",
     "ChainRuleTerm",
@@ -86,8 +88,9 @@ class SparseJacobian:
         return len(self.entries)
 
     def items(self) -> Iterator[tuple[Index4, sympy.Expr]]:
-        """The nonzero entries, in increasing (p, q, i, j) order."""
-        return iter(sorted(self.entries.items()))
+        """The nonzero entries, in increasing (p, q, i, j) order (the order
+        :func:`jacobian` inserts them in, so no sorting is needed)."""
+        return iter(self.entries.items())
 
     def block(self, p: int, q: int) -> sympy.ImmutableMatrix:
         """The slice dY_pq/dA, an I x J matrix (the note's matrix-of-matrices block)."""
@@ -95,19 +98,57 @@ class SparseJacobian:
         return sympy.ImmutableMatrix(rows, cols, lambda i, j: self[p, q, i, j])
 
 
-def jacobian(output: sympy.MatrixBase, output_name: str,
-             wrt: sympy.MatrixBase, input_name: str) -> SparseJacobian:
-    """dY/dA by differentiating each entry Y_pq by each symbol A_ij it contains."""
+def monomial_derivatives(y, wanted) -> dict | None:
+    """Every first derivative of a polynomial ``y`` by the symbols in ``wanted``, in
+    one pass over its monomials: d(c x^e u)/dx = c e x^(e-1) u, summed over the
+    monomials that contain x.  None when ``y`` is not a sum of monomials (a tanh,
+    say), for the caller to differentiate symbol by symbol instead.
+
+    This is what makes the derivation linear in the size of the answer: an entry
+    of X W is a sum of m monomials in 2m symbols, and one pass yields all 2m
+    derivatives, where differentiating by each symbol would scan all m monomials
+    2m times.  Works on SymPy and SymEngine expressions alike.
+    """
+    found: dict = {}
+    for term in (y.args if y.is_Add else (y,)):
+        factors = term.args if term.is_Mul else (term,)
+        for k, factor in enumerate(factors):
+            if factor.is_Number:
+                continue
+            if factor.is_Symbol:
+                base, exponent = factor, 1
+            elif factor.is_Pow and factor.args[0].is_Symbol and factor.args[1].is_Integer:
+                base, exponent = factor.args[0], int(factor.args[1])
+            else:
+                return None
+            if base in wanted:
+                rest = list(factors[:k] + factors[k + 1:])
+                if exponent != 1:
+                    rest += [exponent, base ** (exponent - 1)]
+                found.setdefault(base, []).append(engine.mul(rest))
+    return {symbol: engine.add(parts) for symbol, parts in found.items()}
+
+
+def jacobian(output, output_name: str, wrt, input_name: str) -> SparseJacobian:
+    """dY/dA by differentiating each entry Y_pq by each symbol A_ij it contains.
+
+    Only the (p, q) and (i, j) where A_ij occurs in Y_pq are visited; for a
+    polynomial entry all its derivatives come from one pass over its monomials
+    (:func:`monomial_derivatives`), otherwise from sympy's ``diff`` per symbol.
+    """
     position = {wrt[i, j]: (i, j) for i in range(wrt.rows) for j in range(wrt.cols)}
     entries: dict[Index4, sympy.Expr] = {}
     cancelled: set[Index4] = set()
     for p in range(output.rows):
         for q in range(output.cols):
             y = output[p, q]
+            derivatives = monomial_derivatives(y, position)
+            if derivatives is None:
+                derivatives = {s: y.diff(s) for s in y.free_symbols if s in position}
             # sorted: the same input gives the same order of work and of terms
-            for symbol in sorted((s for s in y.free_symbols if s in position), key=position.__getitem__):
+            for symbol in sorted(derivatives, key=position.__getitem__):
                 i, j = position[symbol]
-                derivative = sympy.diff(y, symbol)
+                derivative = derivatives[symbol]
                 if derivative == 0:
                     cancelled.add((p, q, i, j))
                 else:
@@ -123,12 +164,13 @@ def gradient(jac: SparseJacobian, upstream: sympy.MatrixBase) -> sympy.Immutable
     The terms left out are exactly those the Jacobian knows to be zero.
     """
     _, _, rows, cols = jac.shape
-    terms: dict[tuple[int, int], list[sympy.Expr]] = {}
+    terms: dict[tuple[int, int], list] = {}
     for (p, q, i, j), local in jac.items():
         terms.setdefault((i, j), []).append(upstream[p, q] * local)
-    return sympy.ImmutableMatrix(
-        rows, cols, lambda i, j: sympy.Add(*terms.get((i, j), ()))
-    )
+    values = [engine.add(terms.get((i, j), [])) for i in range(rows) for j in range(cols)]
+    if isinstance(upstream, sympy.MatrixBase):
+        return sympy.ImmutableMatrix(rows, cols, values)
+    return type(upstream)(rows, cols, values)
 
 
 @dataclass(frozen=True)
@@ -170,5 +212,5 @@ def chain_rule_entry(jac: SparseJacobian, upstream: sympy.MatrixBase, i: int, j:
             else:
                 why = VANISHES_ABSENT
             terms.append(ChainRuleTerm(p, q, upstream[p, q], local, why))
-    value = sympy.Add(*(t.upstream * t.local for t in terms if t.vanishes is None))
+    value = engine.add([t.upstream * t.local for t in terms if t.vanishes is None])
     return ChainRuleSum(i, j, tuple(terms), value)

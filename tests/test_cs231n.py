@@ -16,7 +16,7 @@ from symderive import derive
 
 
 def s(name):
-    return sympy.Symbol(name, real=True)
+    return sympy.Symbol(name)
 
 
 G11, G12, G13, G21, G22, G23 = map(s, "G_11 G_12 G_13 G_21 G_22 G_23".split())
