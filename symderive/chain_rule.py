@@ -95,7 +95,14 @@ class SparseJacobian:
     def block(self, p: int, q: int) -> sympy.ImmutableMatrix:
         """The slice dY_pq/dA, an I x J matrix (the note's matrix-of-matrices block)."""
         _, _, rows, cols = self.shape
-        return sympy.ImmutableMatrix(rows, cols, lambda i, j: self[p, q, i, j])
+        return sympy.ImmutableMatrix(rows, cols, lambda i, j: engine.to_sympy(self[p, q, i, j]))
+
+
+def _rows(matrix) -> list[list]:
+    """A matrix's entries as nested lists: indexing a SymEngine matrix entry by
+    entry is slow, a list is not."""
+    flat = list(matrix)
+    return [flat[r * matrix.cols:(r + 1) * matrix.cols] for r in range(matrix.rows)]
 
 
 def monomial_derivatives(y, wanted) -> dict | None:
@@ -109,6 +116,7 @@ def monomial_derivatives(y, wanted) -> dict | None:
     derivatives, where differentiating by each symbol would scan all m monomials
     2m times.  Works on SymPy and SymEngine expressions alike.
     """
+    add, mul = engine.add_and_mul(y)
     found: dict = {}
     for term in (y.args if y.is_Add else (y,)):
         factors = term.args if term.is_Mul else (term,)
@@ -122,11 +130,11 @@ def monomial_derivatives(y, wanted) -> dict | None:
             else:
                 return None
             if base in wanted:
-                rest = list(factors[:k] + factors[k + 1:])
+                rest = factors[:k] + factors[k + 1:]
                 if exponent != 1:
-                    rest += [exponent, base ** (exponent - 1)]
-                found.setdefault(base, []).append(engine.mul(rest))
-    return {symbol: engine.add(parts) for symbol, parts in found.items()}
+                    rest += (exponent, base ** (exponent - 1))
+                found.setdefault(base, []).append(rest[0] if len(rest) == 1 else mul(*rest))
+    return {symbol: add(*parts) for symbol, parts in found.items()}
 
 
 def jacobian(output, output_name: str, wrt, input_name: str) -> SparseJacobian:
@@ -139,9 +147,10 @@ def jacobian(output, output_name: str, wrt, input_name: str) -> SparseJacobian:
     position = {wrt[i, j]: (i, j) for i in range(wrt.rows) for j in range(wrt.cols)}
     entries: dict[Index4, sympy.Expr] = {}
     cancelled: set[Index4] = set()
+    values = _rows(output)
     for p in range(output.rows):
         for q in range(output.cols):
-            y = output[p, q]
+            y = values[p][q]
             derivatives = monomial_derivatives(y, position)
             if derivatives is None:
                 derivatives = {s: y.diff(s) for s in y.free_symbols if s in position}
@@ -165,9 +174,11 @@ def gradient(jac: SparseJacobian, upstream: sympy.MatrixBase) -> sympy.Immutable
     """
     _, _, rows, cols = jac.shape
     terms: dict[tuple[int, int], list] = {}
+    g = _rows(upstream)
     for (p, q, i, j), local in jac.items():
-        terms.setdefault((i, j), []).append(upstream[p, q] * local)
-    values = [engine.add(terms.get((i, j), [])) for i in range(rows) for j in range(cols)]
+        terms.setdefault((i, j), []).append(g[p][q] * local)
+    add, _ = engine.add_and_mul(upstream[0, 0])
+    values = [add(*terms[(i, j)]) if (i, j) in terms else 0 for i in range(rows) for j in range(cols)]
     if isinstance(upstream, sympy.MatrixBase):
         return sympy.ImmutableMatrix(rows, cols, values)
     return type(upstream)(rows, cols, values)

@@ -159,3 +159,10 @@ def mul(items: list) -> Any:
     if symengine is None or all(_is_sympy(x) for x in items):
         return sympy.Mul(*items)
     return symengine.Mul(*items)
+
+
+def add_and_mul(example: Any):
+    """The n-ary Add and Mul of the engine ``example`` belongs to."""
+    if symengine is None or _is_sympy(example):
+        return sympy.Add, sympy.Mul
+    return symengine.Add, symengine.Mul

@@ -8,6 +8,7 @@ a module that can be called on its own.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any, Iterable, Mapping
 
 import sympy
 
-from . import build, chain_rule, numeric, rules, verify
+from . import build, chain_rule, engine, numeric, rules, verify
 from .errors import BadInput, TooMuchWork
 from .expr import Call, Expr, Hadamard, MatMul, Name, Number, names_in, walk
 from .render import plain_text
@@ -72,11 +73,13 @@ class Derivation:
     sizes: dict[str, int]
     defaulted: dict[str, tuple[str, ...]]
     node_shapes: dict[Expr, Shape]
-    inputs: dict[str, sympy.ImmutableMatrix]
-    output: sympy.ImmutableMatrix
-    upstream: sympy.ImmutableMatrix
+    # the matrices in the engine that built them (engine.SYMPY or engine.SYMENGINE);
+    # the properties inputs, output, upstream and gradients give them as SymPy
+    raw_inputs: dict[str, Any]
+    raw_output: Any
+    raw_upstream: Any
     jacobians: dict[str, chain_rule.SparseJacobian]
-    gradients: dict[str, sympy.ImmutableMatrix]
+    raw_gradients: dict[str, Any]
     closed_form_trees: dict[str, Expr]
     rule_steps: list[rules.RuleStep]
     identities: list[Identity]
@@ -91,6 +94,28 @@ class Derivation:
         return bool(self.general_proofs) and set(self.general_proofs) >= set(self.jacobians) \
             and all(report.proven for report in self.general_proofs.values())
 
+    engine: str = engine.SYMPY
+
+    @functools.cached_property
+    def inputs(self) -> dict[str, sympy.ImmutableMatrix]:
+        """Each input as a SymPy matrix of symbols X_11 ... (1-based names)."""
+        return {name: engine.matrix_to_sympy(m) for name, m in self.raw_inputs.items()}
+
+    @functools.cached_property
+    def output(self) -> sympy.ImmutableMatrix:
+        """Y, the expression's explicit value, as a SymPy matrix."""
+        return engine.matrix_to_sympy(self.raw_output)
+
+    @functools.cached_property
+    def upstream(self) -> sympy.ImmutableMatrix:
+        """G, G[p, q] standing for df/dY_pq (the 1x1 matrix 1 for a scalar-valued expression)."""
+        return engine.matrix_to_sympy(self.raw_upstream)
+
+    @functools.cached_property
+    def gradients(self) -> dict[str, sympy.ImmutableMatrix]:
+        """df/dA from the chain rule, entry (i, j) = df/dA_ij, as SymPy matrices."""
+        return {name: engine.matrix_to_sympy(m) for name, m in self.raw_gradients.items()}
+
     @property
     def verified(self) -> bool:
         """True only if every identity was checked exactly and held."""
@@ -102,7 +127,7 @@ class Derivation:
 
     @property
     def output_shape(self) -> Shape:
-        return self.output.shape
+        return (self.raw_output.rows, self.raw_output.cols)
 
     @property
     def matrix_symbols(self) -> dict[str, sympy.MatrixSymbol]:
@@ -130,7 +155,7 @@ class Derivation:
     def chain_rule_entry(self, name: str, i: int, j: int) -> chain_rule.ChainRuleSum:
         """df/dA_ij (0-based i, j) as its chain-rule sum, every term listed with
         whether it vanishes and why (see :func:`symderive.chain_rule.chain_rule_entry`)."""
-        return chain_rule.chain_rule_entry(self.jacobians[name], self.upstream, i, j)
+        return chain_rule.chain_rule_entry(self.jacobians[name], self.raw_upstream, i, j)
 
     def latex(self, **options: Any) -> str:
         """The standalone LaTeX document for this derivation."""
@@ -353,15 +378,18 @@ def _derive(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     output_name = _output_name(names, upstream_name)
     lap("shapes")
 
-    inputs = {name: build.matrix_of_symbols(name, *shapes[name]) for name in names}
-    output = build.explicit(tree, inputs)
+    kind = engine.engine_for(tree)
+    inputs = {name: engine.symbol_matrix(build.matrix_of_symbols(name, *shapes[name]), kind)
+              for name in names}
+    output = engine.explicit(tree, inputs, kind)
     if scalar:
         upstream_name_used = None
-        upstream = sympy.ImmutableMatrix([[1]])
+        upstream = engine.symbol_matrix(sympy.ImmutableMatrix([[1]]), kind) if kind == engine.SYMPY \
+            else engine.explicit(Number(Fraction(1)), {}, kind)
         G: Expr = Number(Fraction(1))
     else:
         upstream_name_used = upstream_name
-        upstream = build.matrix_of_symbols(upstream_name, out_rows, out_cols)
+        upstream = engine.symbol_matrix(build.matrix_of_symbols(upstream_name, out_rows, out_cols), kind)
         G = Name(upstream_name)
     lap("build")
 
@@ -382,8 +410,9 @@ def _derive(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     if upstream_name_used is not None:
         values[upstream_name_used] = upstream
     for name in chosen_wrt:
-        claimed = _explicit_claim(closed[name], values, leaf_shapes)
-        verdict = verify.equal_matrices(gradients[name], claimed, f"df/d{name} against the chain rule")
+        claimed = _explicit_claim(closed[name], values, leaf_shapes, kind)
+        derived = gradients[name] if _same_engine(claimed, kind) else engine.matrix_to_sympy(gradients[name])
+        verdict = verify.equal_matrices(derived, claimed, f"df/d{name} against the chain rule")
         witness = numeric.witness(tree, name, closed[name], leaf_shapes, upstream_name_used)
         identities.append(Identity("gradient", name, closed[name], f"df/d{name} = {closed[name]}",
                                    verdict, witness))
@@ -395,8 +424,9 @@ def _derive(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     return Derivation(
         general_proofs=general,
         expression=tree, shapes=shapes, sizes=sizes, defaulted=dict(report.defaulted),
-        node_shapes=found_shapes, inputs=inputs, output=output, upstream=upstream,
-        jacobians=jacobians, gradients=gradients, closed_form_trees=closed, rule_steps=steps,
+        node_shapes=found_shapes, raw_inputs=inputs, raw_output=output, raw_upstream=upstream,
+        jacobians=jacobians, raw_gradients=gradients, closed_form_trees=closed, rule_steps=steps,
+        engine=kind,
         identities=identities, output_name=output_name, upstream_name=upstream_name_used,
         timings=timings,
     )
@@ -429,10 +459,17 @@ def _wrt(wrt: Iterable[str] | str | None, names: list[str]) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
-def _explicit_claim(claim: Expr, values: dict[str, sympy.MatrixBase],
-                    leaf_shapes: dict[str, Shape]) -> sympy.ImmutableMatrix:
+def _explicit_claim(claim: Expr, values: dict[str, Any], leaf_shapes: dict[str, Shape], kind: str):
+    """The claim written out, in the engine of the derivation when it can be (a
+    closed form with, say, tanh in it is built by SymPy from SymPy inputs)."""
     node_shapes(claim, leaf_shapes)  # a claim must conform before it is built
-    return build.explicit(claim, values)
+    if kind == engine.SYMENGINE and engine.engine_for(claim) == engine.SYMENGINE:
+        return engine.explicit(claim, values, kind)
+    return build.explicit(claim, {name: engine.matrix_to_sympy(m) for name, m in values.items()})
+
+
+def _same_engine(matrix: Any, kind: str) -> bool:
+    return isinstance(matrix, sympy.MatrixBase) == (kind == engine.SYMPY)
 
 
 def _jacobian_identities(expression: Expr, inputs: dict[str, sympy.ImmutableMatrix],
@@ -453,8 +490,9 @@ def _jacobian_identities(expression: Expr, inputs: dict[str, sympy.ImmutableMatr
             continue
         formula = rule.entry_jacobian(p, q, i, j, *operands)
         jac = jacobians[child.name]
+        stored = jac.entries
         verdict = verify.equal_index_formula(
-            jac.__getitem__, jac.entries.keys(), formula, (p, q, i, j), jac.shape,
+            lambda key: stored.get(key, 0), stored.keys(), formula, (p, q, i, j), jac.shape,
             inputs, f"d{output_name}/d{child.name} against differentiation")
         found.append(Identity("jacobian", child.name, formula,
                               f"d{output_name}_pq/d{child.name}_ij = {plain_text(formula)}", verdict))
@@ -528,10 +566,10 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
         raise BadInput(f"--shape {upstream}: the upstream gradient has the shape of the "
                        f"expression, {r}x{c}, not {shapes[upstream]}")
     leaf_shapes = dict(derivation.shapes)
-    values: dict[str, sympy.MatrixBase] = dict(derivation.inputs)
+    values: dict[str, Any] = dict(derivation.raw_inputs)
     if derivation.upstream_name is not None:
         leaf_shapes[derivation.upstream_name] = derivation.output_shape
-        values[derivation.upstream_name] = derivation.upstream
+        values[derivation.upstream_name] = derivation.raw_upstream
     for name in names_in(claim_tree):
         if name not in leaf_shapes:
             known = ", ".join(leaf_shapes)
@@ -542,16 +580,18 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
         claim_shape = shape_of(claim_tree, leaf_shapes)
     except BadInput as error:
         raise BadInput(f"in the claim: {error}") from error
-    derived = derivation.gradients[wrt]
+    derived = derivation.raw_gradients[wrt]
     witness = None
-    if claim_shape != derived.shape:
+    if claim_shape != tuple(derived.shape):
         verdict = verify.Verdict(
             False, 0, "shapes compared",
             reason=f"the claim {claim_tree} is {claim_shape[0]}x{claim_shape[1]} but df/d{wrt} "
                    f"has the shape of {wrt}, {derived.rows}x{derived.cols}")
     else:
-        verdict = verify.equal_matrices(derived, build.explicit(claim_tree, values),
-                                        f"df/d{wrt} from the chain rule against the claim")
+        claimed = _explicit_claim(claim_tree, values, leaf_shapes, derivation.engine)
+        if not _same_engine(claimed, derivation.engine):
+            derived = engine.matrix_to_sympy(derived)
+        verdict = verify.equal_matrices(derived, claimed, f"df/d{wrt} from the chain rule against the claim")
         witness = numeric.witness(tree, wrt, claim_tree, leaf_shapes, derivation.upstream_name)
     return CheckResult(tree, wrt, claim_tree, derivation.shapes, derivation.defaulted,
                        derivation.upstream_name, verdict, witness)

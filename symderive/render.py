@@ -27,6 +27,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from .build import entry_indices, separates_indices
+from .engine import to_sympy
 
 __all__ = ["MathPrinter", "TextPrinter", "plain_text", "Cell", "render_document", "write_atomic", "template_dir",
            "escape_latex", "output_filename"]
@@ -358,13 +359,14 @@ def matrix_cells(matrix: sympy.MatrixBase, printer: MathPrinter,
             elif j is None:
                 row.append(Cell(dots="h"))
             else:
-                row.append(Cell(printer.doprint(matrix[i, j])))
+                row.append(Cell(printer.doprint(to_sympy(matrix[i, j]))))
         rows.append(row)
     return rows
 
 
-def _shown_matrix(name_tex: str, matrix: sympy.MatrixBase, printer: MathPrinter) -> dict[str, Any]:
-    sums = any(isinstance(entry, sympy.Add) for entry in matrix)
+def _shown_matrix(name_tex: str, matrix, printer: MathPrinter) -> dict[str, Any]:
+    sums = any(getattr(matrix[i, j], "is_Add", False)
+               for i in range(min(matrix.rows, 2)) for j in range(min(matrix.cols, 2)))
     max_cols = MAX_SUM_MATRIX_COLS if sums else MAX_MATRIX_COLS
     return {
         "name": name_tex,
@@ -435,7 +437,7 @@ def _chain_rule_view(derivation, name: str, printer: MathPrinter, plain: MathPri
 
     jac = derivation.jacobians[name]
     P, Q, I, J = jac.shape
-    entry = chain_rule_entry(jac, derivation.upstream, 0, 0)
+    entry = chain_rule_entry(jac, derivation.raw_upstream, 0, 0)
     sep_out, sep_in = separates_indices(P, Q), separates_indices(I, J)
     out = derivation.output_name
     variable = _entry_tex(plain, name, 1, 1, sep_in)
@@ -445,8 +447,8 @@ def _chain_rule_view(derivation, name: str, printer: MathPrinter, plain: MathPri
         terms.append({
             "dots": False,
             "y": y,
-            "upstream": printer.doprint(term.upstream),
-            "product": printer.doprint(term.upstream * term.local),
+            "upstream": printer.doprint(to_sympy(term.upstream)),
+            "product": printer.doprint(to_sympy(term.upstream * term.local)),
             "vanishes": term.vanishes is not None,
         })
         # what each form of the term shows, for breaking lines: a pair of
@@ -490,7 +492,7 @@ def document_data(derivation, upstream_fraction: bool = False) -> dict[str, Any]
             },
             "chain_rule": _chain_rule_view(derivation, name, printer, plain),
             "gradient": _shown_matrix(r"\frac{\partial f}{\partial %s}" % name_tex(name),
-                                      derivation.gradients[name], printer),
+                                      derivation.raw_gradients[name], printer),
             "closed_form": display(derivation.closed_form_trees[name]),
             "closed_form_short": short(derivation.closed_form_trees[name]),
             "verdict": _verdict_view(identities[("gradient", name)]),
@@ -513,13 +515,13 @@ def document_data(derivation, upstream_fraction: bool = False) -> dict[str, Any]
         "defaulted": [name_tex(n) for n in derivation.defaulted],
         "output": output,
         "output_entry": entry_base_tex(derivation.output_name),
-        "output_shape": derivation.output.shape,
+        "output_shape": derivation.output_shape,
         "scalar": derivation.upstream_name is None,
         "upstream_entry": None if derivation.upstream_name is None else entry_base_tex(derivation.upstream_name),
-        "matrices": [_shown_matrix(name_tex(name), m, plain) for name, m in derivation.inputs.items()]
-                    + [_shown_matrix(output, derivation.output, printer)],
+        "matrices": [_shown_matrix(name_tex(name), m, plain) for name, m in derivation.raw_inputs.items()]
+                    + [_shown_matrix(output, derivation.raw_output, printer)],
         "upstream": None if derivation.upstream_name is None else _shown_matrix(
-            r"\frac{\partial f}{\partial %s}" % output, derivation.upstream, plain),
+            r"\frac{\partial f}{\partial %s}" % output, derivation.raw_upstream, plain),
         "inputs": inputs,
         "steps": steps,
         # the walk through the rules is worth showing when some argument is not a name

@@ -22,9 +22,11 @@ Equality is decided exactly, by :func:`is_zero` on ``lhs - rhs``:
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from itertools import product
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import sympy
 from sympy import Indexed, KroneckerDelta
@@ -57,8 +59,15 @@ class Verdict:
     reason: str = ""  # why it fails, when it does and no entry can be named
 
 
-def is_zero(expr: sympy.Expr) -> bool | None:
-    """True if ``expr`` is exactly 0, False if it is provably not, None if undecided."""
+def is_zero(expr) -> bool | None:
+    """True if ``expr`` is exactly 0, False if it is provably not, None if undecided.
+
+    ``expr`` may be a SymPy or a SymEngine expression; a SymEngine one that does
+    not expand to 0 is converted to SymPy and decided as below."""
+    if not isinstance(expr, (sympy.Basic, int)):
+        if expr.expand() == 0:
+            return True
+        expr = expr._sympy_()
     expanded = sympy.expand(expr)
     if expanded == 0:
         return True
@@ -119,15 +128,17 @@ def _first_failure(pairs: Iterable[tuple[tuple[int, ...], sympy.Expr, sympy.Expr
     checked = 0
     for index, lhs, rhs in pairs:
         checked += 1
+        if lhs == rhs:  # the same expression: the difference is 0 without expanding
+            continue
         zero = is_zero(lhs - rhs)
         if zero is not True:
             return checked, Counterexample(index, lhs, rhs, decided=zero is False)
     return checked, None
 
 
-def equal_matrices(lhs: sympy.MatrixBase, rhs: sympy.MatrixBase, what: str) -> Verdict:
-    """Entry-by-entry exact equality of two explicit matrices."""
-    if lhs.shape != rhs.shape:
+def equal_matrices(lhs, rhs, what: str) -> Verdict:
+    """Entry-by-entry exact equality of two explicit matrices (SymPy or SymEngine)."""
+    if tuple(lhs.shape) != tuple(rhs.shape):
         return Verdict(False, 0, f"{what}: shapes compared",
                        reason=f"shapes differ: {lhs.rows}x{lhs.cols} against {rhs.rows}x{rhs.cols}")
     pairs = (((i + 1, j + 1), lhs[i, j], rhs[i, j])
@@ -147,31 +158,40 @@ def equal_matrices(lhs: sympy.MatrixBase, rhs: sympy.MatrixBase, what: str) -> V
 # ---------------------------------------------------------------------------
 
 
-def _compile(formula: sympy.Expr, matrices: Mapping[str, sympy.MatrixBase]) -> Callable:
-    """A function of an index assignment {symbol: int} giving the formula's value.
+def _compile(formula: sympy.Expr, matrices: Mapping[str, Any], indices: tuple[sympy.Symbol, ...]) -> Callable:
+    """A function of an index tuple (1-based, in the order of ``indices``) giving the
+    formula's value there.
 
     Understands sums, products, integer powers, numbers, Kronecker deltas and
     indexed entries ``B[j, q]`` (1-based, looked up in ``matrices[B]``); anything
     else is refused, so a formula the kernel cannot read is never "verified".
     """
     if isinstance(formula, sympy.Symbol):
-        return lambda env: env[formula]
+        k = indices.index(formula)
+        return lambda point: point[k]
+    if formula.is_Integer:
+        number = int(formula)
+        return lambda point: number
     if formula.is_Number:
-        return lambda env: formula
+        return lambda point: formula
     if isinstance(formula, KroneckerDelta):
-        a, b = (_compile(arg, matrices) for arg in formula.args)
-        return lambda env: sympy.S.One if a(env) == b(env) else sympy.S.Zero
+        a, b = (_compile(arg, matrices, indices) for arg in formula.args)
+        return lambda point: 1 if a(point) == b(point) else 0
     if isinstance(formula, Indexed):
         matrix = matrices[str(formula.base)]
-        rows, cols = (_compile(k, matrices) for k in formula.indices)
-        return lambda env: matrix[rows(env) - 1, cols(env) - 1]
+        table = [[matrix[r, c] for c in range(matrix.cols)] for r in range(matrix.rows)]  # plain lists: fast lookups
+        rows, cols = (_compile(k, matrices, indices) for k in formula.indices)
+        return lambda point: table[rows(point) - 1][cols(point) - 1]
     if isinstance(formula, (sympy.Add, sympy.Mul)):
-        parts = [_compile(arg, matrices) for arg in formula.args]
-        combine = sympy.Add if isinstance(formula, sympy.Add) else sympy.Mul
-        return lambda env: combine(*(part(env) for part in parts))
+        parts = [_compile(arg, matrices, indices) for arg in formula.args]
+        combine = operator.add if isinstance(formula, sympy.Add) else operator.mul
+        if len(parts) == 2:
+            first, second = parts
+            return lambda point: combine(first(point), second(point))
+        return lambda point: functools.reduce(combine, (part(point) for part in parts))
     if isinstance(formula, sympy.Pow) and formula.exp.is_Integer:
-        base = _compile(formula.base, matrices)
-        return lambda env: base(env) ** formula.exp
+        base, exponent = _compile(formula.base, matrices, indices), int(formula.exp)
+        return lambda point: base(point) ** exponent
     raise ValueError(f"the kernel cannot evaluate {formula!r}")
 
 
@@ -199,9 +219,9 @@ def _support(formula: sympy.Expr, indices: tuple[sympy.Symbol, ...],
         groups = sorted({root(k) for k in indices}, key=indices.index)
         ranges = [range(1, 1 + min(s for k, s in zip(indices, sizes) if root(k) == g))
                   for g in groups]
+        where = [groups.index(root(k)) for k in indices]  # each index's group, worked out once
         for values in product(*ranges):
-            chosen = dict(zip(groups, values))
-            yield tuple(chosen[root(k)] for k in indices)
+            yield tuple(values[w] for w in where)
 
 
 def equal_index_formula(tensor: Callable[[tuple[int, ...]], sympy.Expr],
@@ -216,11 +236,17 @@ def equal_index_formula(tensor: Callable[[tuple[int, ...]], sympy.Expr],
     :func:`_support`) and off ``stored`` both sides are 0, so checking the union
     of the two sets checks every entry, without visiting the zeros.
     """
-    value = _compile(formula, matrices)
-    points = dict.fromkeys(_support(formula, indices, sizes))
-    points.update(dict.fromkeys(tuple(k + 1 for k in index) for index in stored))
-    pairs = ((point, tensor(tuple(k - 1 for k in point)), value(dict(zip(indices, point))))
-             for point in sorted(points))
+    value = _compile(formula, matrices, indices)
+    stored = set(stored)
+    support = list(_support(formula, indices, sizes))
+    seen = set(support)
+    inside = sum(tuple(k - 1 for k in point) in stored for point in seen)
+    # every stored point outside the formula's support is compared too (there
+    # the formula is 0); when all stored points lie inside, there are none
+    outside = [] if inside == len(stored) else sorted(
+        tuple(k + 1 for k in index) for index in stored if tuple(k + 1 for k in index) not in seen)
+    points = sorted(seen) + outside
+    pairs = ((point, tensor(tuple(k - 1 for k in point)), value(point)) for point in points)
     checked, failure = _first_failure(pairs)
     total = 1
     for size in sizes:
