@@ -19,7 +19,7 @@ import sympy
 
 from . import build, chain_rule, engine, numeric, rules, verify
 from .errors import BadInput, TooMuchWork
-from .expr import Call, Expr, Hadamard, MatMul, Name, Number, names_in, walk
+from .expr import Call, Expr, Hadamard, MatMul, Name, Number, Power, names_in, walk
 from .render import plain_text
 from .shapes import Shape, ShapeReport, infer_shapes, node_shapes, shape_of, size_argument
 
@@ -34,13 +34,12 @@ MAX_DEPTH = 200  # deeper trees are refused before any recursive stage sees them
 # The seed note's expression, Y = X W with X: n x m and W: m x d.
 NOTE_EXPRESSION = MatMul(Name("X"), Name("W"))
 
-# Refuse, unless asked, a derivation of more than this many units of work (see
-# estimate_work).  Measured on the 2-core reference machine: (16,16,16) is 139k
-# units in 4.5 s, (24,24,24) 690k units in 18 s, (30,30,30) 1.67M units in 40 s,
-# so a unit costs about 30 us and the default refuses what would take more
-# than about a minute.
-SECONDS_PER_UNIT = 3e-5
-DEFAULT_MAX_WORK = 2_000_000
+# Refuse, unless asked, a derivation of more than this many units of work, a
+# unit being about 10 microseconds on the 2-core reference machine (see
+# estimate_work, measured with benchmarks/bench.py): the default refuses what
+# would take more than about a minute.
+SECONDS_PER_UNIT = 1e-5
+DEFAULT_MAX_WORK = 6_000_000
 
 
 @dataclass(frozen=True)
@@ -266,14 +265,17 @@ def _without(shapes: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
     return {k: v for k, v in (shapes or {}).items() if k != name}
 
 
-def estimate_work(tree: Expr, shapes: dict[Expr, Shape]) -> int:
-    """Units of work, about one per term touched while differentiating.
+def estimate_work(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None) -> int:
+    """Units of work (about 10 us each), from the expression's structure alone.
 
     Each output entry is a sum of about ``t`` terms in about ``s`` distinct
-    symbols (never more than the inputs have); it is differentiated by each of
-    its symbols at a cost of about its length, so the work is about
-    (output entries) * s * (t + 1).  For Y = X W (t = m, s = 2m) that is
-    2*n*m*d*(m + 1), which is what the figures for SECONDS_PER_UNIT measured.
+    symbols (never more than the inputs have).  A polynomial entry is
+    differentiated in one pass over its terms and contributes one term per
+    symbol to the chain-rule sums: about s + t steps, each costing a unit in
+    SymEngine and six in SymPy.  Any other entry is differentiated symbol by
+    symbol, about s * (t + 1) steps of three units.  Measured: Y = X W at
+    (64,64,64) is 786,432 units and takes 7.4 s; at (16,16,16) in SymPy 73,728
+    units and 0.76 s.
     """
     total = sum(rows * cols for node, (rows, cols) in shapes.items() if isinstance(node, Name))
     symbols: dict[Expr, int] = {}
@@ -301,7 +303,12 @@ def estimate_work(tree: Expr, shapes: dict[Expr, Shape]) -> int:
             s, t = sum(kid_s), sum(kid_t)
         symbols[node], terms[node] = min(s, total), t
     rows, cols = shapes[tree]
-    return rows * cols * symbols[tree] * (terms[tree] + 1)
+    s, t = symbols[tree], terms[tree]
+    kind = kind or engine.engine_for(tree)
+    polynomial = all(isinstance(node, engine.POLYNOMIAL_NODES + (Power,)) for node in walk(tree))
+    if polynomial:
+        return rows * cols * (s + t) * (1 if kind == engine.SYMENGINE else 6)
+    return rows * cols * s * (t + 1) * 3
 
 
 # ---------------------------------------------------------------------------
