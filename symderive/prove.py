@@ -31,7 +31,7 @@ from typing import Any, Iterable
 
 import sympy
 
-from . import build, chain_rule
+from . import build, chain_rule, engine
 from .errors import BadInput
 from .expr import Add as MAdd, Expr as MatrixExpr, MatMul, Name, Sub as MSub, Transpose
 from .index import (Atom, Declarations, Delta, Derivation, Derivative, Entry, IndexExpr, Neg, Num,
@@ -352,18 +352,26 @@ class _Concrete:
 
     def __init__(self, decl: Declarations, sizes: dict[str, int]) -> None:
         self.decl, self.sizes = decl, sizes
-        self.matrices: dict[str, sympy.ImmutableMatrix] = {}
+        # the defined matrices are products, sums and transposes: SymEngine can build them
+        self.kind = engine.engine_for(*decl.defined.values())
+        self.add, self.mul = engine.add_and_mul(sympy.S.One if self.kind == engine.SYMPY
+                                                else engine.symengine.Integer(1))
+        self.matrices: dict[str, Any] = {}
+        self.built: dict[MatrixExpr, Any] = {}
         for name, (rows, cols) in decl.shapes.items():
             if decl.upstream and name == decl.upstream[0]:
                 continue
-            self.matrices[name] = build.matrix_of_symbols(name, self.value(rows, {}), self.value(cols, {}))
+            self.matrices[name] = self.symbols(name, self.value(rows, {}), self.value(cols, {}))
         for name, definition in decl.defined.items():  # in the order declared
             self.matrices[name] = self.matrix(definition)
         if decl.upstream:
             upstream, output = decl.upstream
             out = self.matrix(Name(output))
-            self.matrices[upstream] = build.matrix_of_symbols(upstream, out.rows, out.cols)
-        self.gradients: dict[str, sympy.ImmutableMatrix] = {}
+            self.matrices[upstream] = self.symbols(upstream, out.rows, out.cols)
+        self.gradients: dict[str, Any] = {}
+
+    def symbols(self, name: str, rows: int, cols: int):
+        return engine.symbol_matrix(build.matrix_of_symbols(name, rows, cols), self.kind)
 
     def value(self, atom: Atom, env: dict[str, int]) -> int:
         if isinstance(atom, int):
@@ -375,10 +383,12 @@ class _Concrete:
     def matrix(self, node: MatrixExpr) -> sympy.ImmutableMatrix:
         if isinstance(node, Name) and node.name in self.matrices:
             return self.matrices[node.name]
-        try:
-            return build.explicit(node, self.matrices)
-        except KeyError as missing:
-            raise Unreadable(f"unknown matrix {missing}") from None
+        if node not in self.built:  # e.g. G @ W.T, built once for all its entries
+            try:
+                self.built[node] = engine.explicit(node, self.matrices, self.kind)
+            except KeyError as missing:
+                raise Unreadable(f"unknown matrix {missing}") from None
+        return self.built[node]
 
     def entry(self, matrix: MatrixExpr, row: int, col: int) -> sympy.Expr:
         explicit = self.matrix(matrix)
@@ -397,18 +407,19 @@ class _Concrete:
 
     def __call__(self, expr: IndexExpr, env: dict[str, int]) -> sympy.Expr:
         if isinstance(expr, Num):
-            return sympy.Rational(expr.value.numerator, expr.value.denominator)
+            v = expr.value
+            return v.numerator if v.denominator == 1 else self.mul(v.numerator, self.mul(v.denominator) ** -1)
         if isinstance(expr, Neg):
             return -self(expr.operand, env)
         if isinstance(expr, Plus):
-            return sympy.Add(*(self(t, env) for t in expr.terms))
+            return self.add(*(self(t, env) for t in expr.terms))
         if isinstance(expr, Times):
-            return sympy.Mul(*(self(t, env) for t in expr.factors))
+            return self.mul(*(self(t, env) for t in expr.factors))
         if isinstance(expr, Delta):
-            return sympy.S.One if self.value(expr.a, env) == self.value(expr.b, env) else sympy.S.Zero
+            return 1 if self.value(expr.a, env) == self.value(expr.b, env) else 0
         if isinstance(expr, Sum):
             lo, hi = self.value(expr.lower, env), self.value(expr.upper, env)
-            return sympy.Add(*(self(expr.body, {**env, expr.var: v}) for v in range(lo, hi + 1)))
+            return self.add(*(self(expr.body, {**env, expr.var: v}) for v in range(lo, hi + 1)))
         if isinstance(expr, Entry):
             return self.entry(expr.matrix, self.value(expr.row, env), self.value(expr.col, env))
         if isinstance(expr, Derivative):
@@ -421,7 +432,8 @@ class _Concrete:
                 self.entry(wrt_matrix, row, col)  # in range?
                 return self.gradient(wrt_matrix.name)[row - 1, col - 1]
             symbol = self.entry(wrt_matrix, row, col)
-            return sympy.diff(self(expr.of, env), symbol)
+            value = self(expr.of, env)
+            return value.diff(symbol) if hasattr(value, "diff") else 0
         raise Unreadable(f"cannot evaluate {expr!r}")
 
 
@@ -551,9 +563,10 @@ def witness(before: IndexExpr, after: IndexExpr, decl: Declarations, k: int = DE
                 out_of_range = out_of_range or {"sizes": sizes, "indices": env, "lhs": None, "rhs": None,
                                                 "reason": f"an entry out of range: {problem}"}
                 continue
-            if sympy.expand(lhs - rhs) != 0:
-                return compared, {"sizes": sizes, "indices": env, "lhs": lhs, "rhs": rhs,
-                                  "reason": "the two sides differ"}
+            difference = lhs - rhs
+            if difference != 0 and (not hasattr(difference, "expand") or difference.expand() != 0):
+                return compared, {"sizes": sizes, "indices": env, "lhs": engine.to_sympy(lhs),
+                                  "rhs": engine.to_sympy(rhs), "reason": "the two sides differ"}
     return compared, out_of_range
 
 
