@@ -137,7 +137,7 @@ def monomial_derivatives(y, wanted) -> dict | None:
     return {symbol: add(*parts) for symbol, parts in found.items()}
 
 
-def jacobian(output, output_name: str, wrt, input_name: str) -> SparseJacobian:
+def jacobian(output, output_name: str, wrt, input_name: str, progress=None) -> SparseJacobian:
     """dY/dA by differentiating each entry Y_pq by each symbol A_ij it contains.
 
     Only the (p, q) and (i, j) where A_ij occurs in Y_pq are visited; for a
@@ -149,6 +149,8 @@ def jacobian(output, output_name: str, wrt, input_name: str) -> SparseJacobian:
     cancelled: set[Index4] = set()
     values = _rows(output)
     for p in range(output.rows):
+        if progress is not None:
+            progress(f"d{output_name}/d{input_name}", p, output.rows)
         for q in range(output.cols):
             y = values[p][q]
             derivatives = monomial_derivatives(y, position)
@@ -162,6 +164,8 @@ def jacobian(output, output_name: str, wrt, input_name: str) -> SparseJacobian:
                     cancelled.add((p, q, i, j))
                 else:
                     entries[(p, q, i, j)] = derivative
+    if progress is not None:
+        progress(f"d{output_name}/d{input_name}", output.rows, output.rows)
     return SparseJacobian(output_name, input_name,
                           (output.rows, output.cols, wrt.rows, wrt.cols),
                           entries, frozenset(cancelled))

@@ -20,6 +20,7 @@ from typing import Sequence, TextIO
 from . import __version__
 from .errors import BadInput, ExitStatus, SymderiveError
 from .pipeline import DEFAULT_MAX_WORK, DEFAULT_SIZES, CheckResult, Derivation, check, derive
+from .progress import Progress
 from .render import output_filename, write_atomic
 from .shapes import shape_argument, size_argument
 
@@ -284,11 +285,12 @@ def _run(argv: list[str], stdout: TextIO) -> int:
             _check_summary(result, stdout)
         return int(ExitStatus.VERIFIED if result.holds else ExitStatus.REFUTED)
     folder = _output_folder(args.out)
+    progress = Progress()  # draws on stderr only when it is a terminal
     if command == "note":
-        derivation = derive(max_work=max_work, **_sizes(args))
+        derivation = derive(max_work=max_work, progress=progress, **_sizes(args))
     else:
         derivation = derive(args.expression, shapes=_shapes(args), wrt=args.wrt,
-                            upstream=args.upstream, max_work=max_work, **_sizes(args))
+                            upstream=args.upstream, max_work=max_work, progress=progress, **_sizes(args))
     path = folder / output_filename(derivation)
     write_atomic(path, derivation.latex())
     if args.json:

@@ -319,7 +319,7 @@ def estimate_work(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None
 def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | None = None,
            n: int | None = None, m: int | None = None, d: int | None = None,
            wrt: Iterable[str] | str | None = None, upstream: str = UPSTREAM_NAME,
-           max_work: int = DEFAULT_MAX_WORK) -> Derivation:
+           max_work: int = DEFAULT_MAX_WORK, progress=None) -> Derivation:
     """Derive and verify the gradient of ``expression`` with respect to its inputs.
 
     With no expression, the seed note's Y = X W with X: n x m, W: m x d
@@ -329,6 +329,9 @@ def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | 
     differentiated by.  A matrix-valued expression Y is differentiated against
     an upstream gradient named ``upstream`` (G_pq = df/dY_pq); a scalar-valued
     one (1x1, trace, sum, det) directly.
+
+    ``progress(label, done, total)``, if given, is called as the Jacobians are
+    derived (see :class:`symderive.progress.Progress`).
 
     Raises BadInput (ShapeError, ParseError, TooMuchWork) for input it refuses.
     """
@@ -342,7 +345,7 @@ def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | 
     # The note's f(Y) is arbitrary even when Y is 1x1, so its Y = X W always has
     # an upstream gradient; any other 1x1 expression is differentiated directly.
     return _derive(tree, report, chosen, wrt, upstream, size_argument("max_work", max_work),
-                   always_upstream=expression is None)
+                   always_upstream=expression is None, progress=progress)
 
 
 def _output_name(names: list[str], upstream: str) -> str:
@@ -354,7 +357,7 @@ def _output_name(names: list[str], upstream: str) -> str:
 
 def _derive(tree: Expr, report: ShapeReport, sizes: dict[str, int],
             wrt: Iterable[str] | str | None, upstream_name: str, max_work: int,
-            always_upstream: bool = False) -> Derivation:
+            always_upstream: bool = False, progress=None) -> Derivation:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -400,7 +403,7 @@ def _derive(tree: Expr, report: ShapeReport, sizes: dict[str, int],
         G = Name(upstream_name)
     lap("build")
 
-    jacobians = {name: chain_rule.jacobian(output, output_name, inputs[name], name)
+    jacobians = {name: chain_rule.jacobian(output, output_name, inputs[name], name, progress)
                  for name in chosen_wrt}
     gradients = {name: chain_rule.gradient(jacobians[name], upstream) for name in chosen_wrt}
     lap("derive")
