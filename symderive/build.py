@@ -46,12 +46,17 @@ def entry_indices(symbol: sympy.Symbol) -> tuple[str, int, int] | None:
     return found["base"], int(found["i"]), int(found["j"])
 
 
+def symbol_names(base: str, rows: int, cols: int) -> list[str]:
+    """The names of the entries of a rows x cols matrix called ``base``, row by row."""
+    separate = separates_indices(rows, cols)
+    return [f"{base}_{i},{j}" if separate else f"{base}_{i}{j}"
+            for i in range(1, rows + 1) for j in range(1, cols + 1)]
+
+
 def matrix_of_symbols(base: str, rows: int, cols: int) -> sympy.ImmutableMatrix:
     """The rows x cols matrix whose entry (i, j) is the symbol base_ij (1-based)."""
-    separate = separates_indices(rows, cols)
-    return sympy.ImmutableMatrix(
-        rows, cols, lambda i, j: entry_symbol(base, i + 1, j + 1, separate)
-    )
+    return sympy.ImmutableMatrix(rows, cols, [sympy.Symbol(name, **_ASSUMPTIONS)
+                                              for name in symbol_names(base, rows, cols)])
 
 
 # ---------------------------------------------------------------------------

@@ -88,8 +88,8 @@ class SparseJacobian:
         return len(self.entries)
 
     def items(self) -> Iterator[tuple[Index4, sympy.Expr]]:
-        """The nonzero entries, in increasing (p, q, i, j) order (the order
-        :func:`jacobian` inserts them in, so no sorting is needed)."""
+        """The nonzero entries, by (p, q) in increasing order, then in the order
+        they were derived (the same on every run)."""
         return iter(self.entries.items())
 
     def block(self, p: int, q: int) -> sympy.ImmutableMatrix:
@@ -117,13 +117,21 @@ def monomial_derivatives(y, wanted) -> dict | None:
     2m times.  Works on SymPy and SymEngine expressions alike.
     """
     add, mul = engine.add_and_mul(y)
+    symbol = type(next(iter(wanted)))  # the engine's Symbol class: a type test is cheaper
     found: dict = {}
     for term in (y.args if y.is_Add else (y,)):
         factors = term.args if term.is_Mul else (term,)
+        if len(factors) == 2 and type(factors[0]) is symbol and type(factors[1]) is symbol:
+            a, b = factors  # the commonest monomial, a product of two different symbols
+            if a in wanted:
+                found.setdefault(a, []).append(b)
+            if b in wanted:
+                found.setdefault(b, []).append(a)
+            continue
         for k, factor in enumerate(factors):
             if factor.is_Number:
                 continue
-            if factor.is_Symbol:
+            if type(factor) is symbol or factor.is_Symbol:
                 base, exponent = factor, 1
             elif factor.is_Pow and factor.args[0].is_Symbol and factor.args[1].is_Integer:
                 base, exponent = factor.args[0], int(factor.args[1])
@@ -134,7 +142,7 @@ def monomial_derivatives(y, wanted) -> dict | None:
                 if exponent != 1:
                     rest += (exponent, base ** (exponent - 1))
                 found.setdefault(base, []).append(rest[0] if len(rest) == 1 else mul(*rest))
-    return {symbol: add(*parts) for symbol, parts in found.items()}
+    return {symbol: parts[0] if len(parts) == 1 else add(*parts) for symbol, parts in found.items()}
 
 
 def jacobian(output, output_name: str, wrt, input_name: str, progress=None) -> SparseJacobian:
@@ -156,8 +164,8 @@ def jacobian(output, output_name: str, wrt, input_name: str, progress=None) -> S
             derivatives = monomial_derivatives(y, position)
             if derivatives is None:
                 derivatives = {s: y.diff(s) for s in y.free_symbols if s in position}
-            # sorted: the same input gives the same order of work and of terms
-            for symbol in sorted(derivatives, key=position.__getitem__):
+            # in the order derived: deterministic, as each engine orders a sum's terms canonically
+            for symbol in derivatives:
                 i, j = position[symbol]
                 derivative = derivatives[symbol]
                 if derivative == 0:

@@ -389,8 +389,7 @@ def _derive(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     lap("shapes")
 
     kind = engine.engine_for(tree)
-    inputs = {name: engine.symbol_matrix(build.matrix_of_symbols(name, *shapes[name]), kind)
-              for name in names}
+    inputs = {name: engine.matrix_of_symbols(name, *shapes[name], kind) for name in names}
     output = engine.explicit(tree, inputs, kind)
     if scalar:
         upstream_name_used = None
@@ -399,7 +398,7 @@ def _derive(tree: Expr, report: ShapeReport, sizes: dict[str, int],
         G: Expr = Number(Fraction(1))
     else:
         upstream_name_used = upstream_name
-        upstream = engine.symbol_matrix(build.matrix_of_symbols(upstream_name, out_rows, out_cols), kind)
+        upstream = engine.matrix_of_symbols(upstream_name, out_rows, out_cols, kind)
         G = Name(upstream_name)
     lap("build")
 

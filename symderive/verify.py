@@ -123,8 +123,9 @@ def _nonzero_at_a_point(expr: sympy.Expr) -> bool:
     return value.is_number and value.is_finite is True and abs(value) > sympy.Float("1e-30")
 
 
-def _first_failure(pairs: Iterable[tuple[tuple[int, ...], sympy.Expr, sympy.Expr]]):
-    """Compare (index, lhs, rhs) triples; the count compared and the first failure."""
+def _first_failure(pairs: Iterable[tuple[tuple[int, ...], Any, Any]]):
+    """Compare (0-based index, lhs, rhs) triples; the count compared and the first
+    failure, its index made 1-based as the note writes indices."""
     checked = 0
     for index, lhs, rhs in pairs:
         checked += 1
@@ -132,7 +133,7 @@ def _first_failure(pairs: Iterable[tuple[tuple[int, ...], sympy.Expr, sympy.Expr
             continue
         zero = is_zero(lhs - rhs)
         if zero is not True:
-            return checked, Counterexample(index, lhs, rhs, decided=zero is False)
+            return checked, Counterexample(tuple(k + 1 for k in index), lhs, rhs, decided=zero is False)
     return checked, None
 
 
@@ -141,8 +142,7 @@ def equal_matrices(lhs, rhs, what: str) -> Verdict:
     if tuple(lhs.shape) != tuple(rhs.shape):
         return Verdict(False, 0, f"{what}: shapes compared",
                        reason=f"shapes differ: {lhs.rows}x{lhs.cols} against {rhs.rows}x{rhs.cols}")
-    pairs = (((i + 1, j + 1), lhs[i, j], rhs[i, j])
-             for i in range(lhs.rows) for j in range(lhs.cols))
+    pairs = (((i, j), lhs[i, j], rhs[i, j]) for i in range(lhs.rows) for j in range(lhs.cols))
     checked, failure = _first_failure(pairs)
     if failure is None:
         method = (f"{what}: lhs - rhs is exactly 0 in each of the {lhs.rows * lhs.cols} "
@@ -159,16 +159,16 @@ def equal_matrices(lhs, rhs, what: str) -> Verdict:
 
 
 def _compile(formula: sympy.Expr, matrices: Mapping[str, Any], indices: tuple[sympy.Symbol, ...]) -> Callable:
-    """A function of an index tuple (1-based, in the order of ``indices``) giving the
-    formula's value there.
+    """A function of a 0-based index tuple (in the order of ``indices``) giving the
+    formula's value there; the formula itself is 1-based, like the note.
 
     Understands sums, products, integer powers, numbers, Kronecker deltas and
-    indexed entries ``B[j, q]`` (1-based, looked up in ``matrices[B]``); anything
-    else is refused, so a formula the kernel cannot read is never "verified".
+    indexed entries ``B[j, q]`` (looked up in ``matrices[B]``); anything else is
+    refused, so a formula the kernel cannot read is never "verified".
     """
     if isinstance(formula, sympy.Symbol):
         k = indices.index(formula)
-        return lambda point: point[k]
+        return lambda point: point[k] + 1
     if formula.is_Integer:
         number = int(formula)
         return lambda point: number
@@ -180,15 +180,31 @@ def _compile(formula: sympy.Expr, matrices: Mapping[str, Any], indices: tuple[sy
     if isinstance(formula, Indexed):
         matrix = matrices[str(formula.base)]
         table = [[matrix[r, c] for c in range(matrix.cols)] for r in range(matrix.rows)]  # plain lists: fast lookups
+        if all(k in indices for k in formula.indices):  # B[j, q]: read the 0-based point directly
+            kr, kc = (indices.index(k) for k in formula.indices)
+            return lambda point: table[point[kr]][point[kc]]
         rows, cols = (_compile(k, matrices, indices) for k in formula.indices)
         return lambda point: table[rows(point) - 1][cols(point) - 1]
-    if isinstance(formula, (sympy.Add, sympy.Mul)):
+    if isinstance(formula, sympy.Mul):
+        # deltas first: where one of them is 0 the product is 0, without multiplying
+        deltas = [_compile(arg, matrices, indices) for arg in formula.args if isinstance(arg, KroneckerDelta)]
+        others = [_compile(arg, matrices, indices) for arg in formula.args if not isinstance(arg, KroneckerDelta)]
+        if len(others) == 1:
+            (only,) = others
+            if len(deltas) == 1:
+                (delta,) = deltas
+                return lambda point: only(point) if delta(point) else 0
+
+        def product(point):
+            if not all(delta(point) for delta in deltas):
+                return 0
+            values = [other(point) for other in others]
+            return values[0] if len(values) == 1 else functools.reduce(operator.mul, values, 1)
+
+        return product
+    if isinstance(formula, sympy.Add):
         parts = [_compile(arg, matrices, indices) for arg in formula.args]
-        combine = operator.add if isinstance(formula, sympy.Add) else operator.mul
-        if len(parts) == 2:
-            first, second = parts
-            return lambda point: combine(first(point), second(point))
-        return lambda point: functools.reduce(combine, (part(point) for part in parts))
+        return lambda point: functools.reduce(operator.add, (part(point) for part in parts))
     if isinstance(formula, sympy.Pow) and formula.exp.is_Integer:
         base, exponent = _compile(formula.base, matrices, indices), int(formula.exp)
         return lambda point: base(point) ** exponent
@@ -197,7 +213,7 @@ def _compile(formula: sympy.Expr, matrices: Mapping[str, Any], indices: tuple[sy
 
 def _support(formula: sympy.Expr, indices: tuple[sympy.Symbol, ...],
              sizes: tuple[int, ...]) -> Iterable[tuple[int, ...]]:
-    """Every 1-based index tuple where ``formula`` can be nonzero.
+    """Every 0-based index tuple where ``formula`` can be nonzero.
 
     A product containing delta_ab is 0 unless a = b, so the indices a delta ties
     together take one value between them; the rest range freely.  For a sum,
@@ -217,37 +233,38 @@ def _support(formula: sympy.Expr, indices: tuple[sympy.Symbol, ...],
                 a, b = map(root, factor.args)
                 tied[a] = b
         groups = sorted({root(k) for k in indices}, key=indices.index)
-        ranges = [range(1, 1 + min(s for k, s in zip(indices, sizes) if root(k) == g))
-                  for g in groups]
+        ranges = [range(min(s for k, s in zip(indices, sizes) if root(k) == g)) for g in groups]
         where = [groups.index(root(k)) for k in indices]  # each index's group, worked out once
+        pick = operator.itemgetter(*where)
         for values in product(*ranges):
-            yield tuple(values[w] for w in where)
+            yield pick(values) if len(where) > 1 else (values[where[0]],)
 
 
-def equal_index_formula(tensor: Callable[[tuple[int, ...]], sympy.Expr],
+def equal_index_formula(tensor: Callable[[tuple[int, ...]], Any],
                         stored: Iterable[tuple[int, ...]],
                         formula: sympy.Expr, indices: tuple[sympy.Symbol, ...],
                         sizes: tuple[int, ...],
-                        matrices: Mapping[str, sympy.MatrixBase], what: str) -> Verdict:
+                        matrices: Mapping[str, Any], what: str) -> Verdict:
     """``tensor[k] == formula(k)`` for every index tuple k in the given sizes.
 
     ``tensor`` takes a 0-based tuple; ``stored`` lists (0-based) every index
     where the tensor may be nonzero.  Off the formula's support (see
     :func:`_support`) and off ``stored`` both sides are 0, so checking the union
-    of the two sets checks every entry, without visiting the zeros.
+    of the two sets checks every entry, without visiting the zeros.  Indices in
+    the verdict are 1-based, like the note's.
     """
     value = _compile(formula, matrices, indices)
     stored = set(stored)
-    support = list(_support(formula, indices, sizes))
-    seen = set(support)
-    inside = sum(tuple(k - 1 for k in point) in stored for point in seen)
+    seen = set(_support(formula, indices, sizes))
+    inside = len(seen & stored)
     # every stored point outside the formula's support is compared too (there
     # the formula is 0); when all stored points lie inside, there are none
-    outside = [] if inside == len(stored) else sorted(
-        tuple(k + 1 for k in index) for index in stored if tuple(k + 1 for k in index) not in seen)
-    points = sorted(seen) + outside
-    pairs = ((point, tensor(tuple(k - 1 for k in point)), value(point)) for point in points)
-    checked, failure = _first_failure(pairs)
+    outside = [] if inside == len(stored) else sorted(stored - seen)
+    points = list(seen) + outside
+    checked, failure = _first_failure((point, tensor(point), value(point)) for point in points)
+    if failure is not None:  # report the first failure in index order, the same on every run
+        points = sorted(points)
+        checked, failure = _first_failure((point, tensor(point), value(point)) for point in points)
     total = 1
     for size in sizes:
         total *= size
