@@ -88,3 +88,15 @@ def test_composite_documents_walk_through_the_rules():
     assert "The closed forms, rule by rule" in source
     assert source.count(r"\item \textbf{") == 5  # matmul, tanh, matmul twice, matmul
     assert "rule by rule" not in derive("X @ W").latex()
+
+
+@pytest.mark.latex
+def test_a_large_document_stays_bounded_and_compiles(tmp_path):
+    small = derive(n=12, m=12, d=12).latex()
+    large = derive(n=24, m=24, d=24).latex()
+    # every matrix and tensor is elided past a fixed size, so doubling the sizes
+    # barely changes the document (its length grows only with the digits of indices)
+    assert len(large) < 1.2 * len(small) and len(large) < 120_000
+    assert r"(shown elided: the full matrix is $24\times24$.)" in large
+    code, log = compile_latex(large, tmp_path)
+    assert code == 0 and not [line for line in log.splitlines() if line.startswith("!")]
