@@ -381,6 +381,19 @@ def _entry_tex(printer: MathPrinter, base: str, i: int, j: int, separate: bool) 
     return printer._entry(base, f"{i},{j}" if separate else f"{i}{j}")
 
 
+class _Slice:
+    """The slice dY_pq/dA of a Jacobian, read entry by entry: printing a corner of
+    a 64 x 64 slice needs only the entries shown."""
+
+    def __init__(self, jac, p: int, q: int) -> None:
+        self.jac, self.p, self.q = jac, p, q
+        self.rows, self.cols = jac.shape[2], jac.shape[3]
+
+    def __getitem__(self, key):
+        i, j = key
+        return self.jac.entries.get((self.p, self.q, i, j), 0)
+
+
 def _jacobian_view(derivation, name: str, printer: MathPrinter, plain: MathPrinter) -> dict[str, Any]:
     """The tensor dY/dA: whole as a matrix of matrices when small, else one slice."""
     jac = derivation.jacobians[name]
@@ -403,7 +416,7 @@ def _jacobian_view(derivation, name: str, printer: MathPrinter, plain: MathPrint
         "whole": blocks,
         "first_entry": _entry_tex(plain, out, 1, 1, sep_out),
         "slice_variables": variables,
-        "slice_values": matrix_cells(jac.block(0, 0), plain),
+        "slice_values": matrix_cells(_Slice(jac, 0, 0), plain),
     }
 
 
@@ -412,10 +425,11 @@ def _visible_width(tex: str) -> int:
     return len(re.sub(r"\\[a-zA-Z]+|[{}^_ ]", "", tex))
 
 
-def _lines(items: list[dict], key: str) -> list[list[dict]]:
-    """Items of a long sum: elided past MAX_CHAIN_TERMS, then broken into lines
-    of about LINE_WIDTH visible characters, the first item marked."""
-    shown = [dict(items[k], first=False) if k is not None else {"dots": True, "first": False}
+def _lines(items: list, key: str, show) -> list[list[dict]]:
+    """Items of a long sum: elided past MAX_CHAIN_TERMS, printed by ``show`` (only
+    those kept), then broken into lines of about LINE_WIDTH visible characters,
+    the first item marked."""
+    shown = [dict(show(items[k]), first=False) if k is not None else {"dots": True, "first": False}
              for k in _kept(len(items), MAX_CHAIN_TERMS)]
     if shown:
         shown[0]["first"] = True
@@ -441,27 +455,30 @@ def _chain_rule_view(derivation, name: str, printer: MathPrinter, plain: MathPri
     sep_out, sep_in = separates_indices(P, Q), separates_indices(I, J)
     out = derivation.output_name
     variable = _entry_tex(plain, name, 1, 1, sep_in)
-    terms = []
-    for term in entry.terms:
+
+    def show(term) -> dict:
+        """One term, printed: only the terms a reader will see are printed."""
         y = _entry_tex(plain, out, term.p + 1, term.q + 1, sep_out)
-        terms.append({
+        shown = {
             "dots": False,
             "y": y,
             "upstream": printer.doprint(to_sympy(term.upstream)),
             "product": printer.doprint(to_sympy(term.upstream * term.local)),
             "vanishes": term.vanishes is not None,
-        })
-        # what each form of the term shows, for breaking lines: a pair of
-        # fractions is about as wide as 14 characters
-        terms[-1]["symbolic"] = "x" * 14
-        terms[-1]["shown"] = terms[-1]["upstream"] + "0" if terms[-1]["vanishes"] else terms[-1]["product"]
+            # a pair of fractions is about as wide as 14 characters
+            "symbolic": "x" * 14,
+        }
+        shown["shown"] = shown["upstream"] + "0" if shown["vanishes"] else shown["product"]
+        return shown
+
+    terms = list(entry.terms)
     absent = sum(t.vanishes == VANISHES_ABSENT for t in entry.terms)
     return {
         "entry": variable,
         "P": P, "Q": Q,
-        "symbolic_lines": _lines(terms, "symbolic"),
-        "value_lines": _lines(terms, "shown"),
-        "final_lines": _lines([t for t in terms if not t["vanishes"]], "shown"),
+        "symbolic_lines": _lines(terms, "symbolic", show),
+        "value_lines": _lines(terms, "shown", show),
+        "final_lines": _lines([t for t in terms if t.vanishes is None], "shown", show),
         "count": len(terms),
         "vanishing_absent": absent,
         "vanishing_derivative": entry.vanishing - absent,
