@@ -160,9 +160,14 @@ def _call(function: str, arg: sympy.ImmutableMatrix) -> sympy.ImmutableMatrix:
 
             raise BadInput(f"{function} of a {arg.rows}x{arg.cols} matrix is too large to expand "
                            f"symbolically (at most {limit}x{limit})")
+        determinant = arg.det(method="berkowitz")
         if function == "det":
-            return sympy.ImmutableMatrix([[arg.det(method="berkowitz")]])
-        return sympy.ImmutableMatrix(arg.adjugate(method="berkowitz") / arg.det(method="berkowitz"))
+            return sympy.ImmutableMatrix([[determinant]])
+        if sympy.expand(determinant) == 0:
+            from .errors import BadInput
+
+            raise BadInput("inv of a matrix whose determinant is identically 0: it has no inverse")
+        return sympy.ImmutableMatrix(arg.adjugate(method="berkowitz") / determinant)
     raise TypeError(f"cannot build the function {function}")
 
 

@@ -292,7 +292,10 @@ def _run(argv: list[str], stdout: TextIO) -> int:
         derivation = derive(args.expression, shapes=_shapes(args), wrt=args.wrt,
                             upstream=args.upstream, max_work=max_work, progress=progress, **_sizes(args))
     path = folder / output_filename(derivation)
-    write_atomic(path, derivation.latex())
+    try:
+        write_atomic(path, derivation.latex())
+    except OSError as problem:
+        raise BadInput(f"--out: cannot write {path}: {problem.strerror or problem}") from None
     if args.json:
         report = derivation.report()
         report["output"] = str(path)

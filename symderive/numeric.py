@@ -104,7 +104,12 @@ def witness(node: Expr, wrt: str, closed_form: Expr, shapes: Mapping[str, tuple[
     rng = np.random.default_rng(seed)
     arrays = {name: rng.uniform(0.5, 1.5, size=shape)
               for name, shape in sorted(shapes.items()) if name != upstream}
-    output = evaluate(node, arrays)
+    try:
+        with np.errstate(all="ignore"):
+            output = evaluate(node, arrays)
+    except (np.linalg.LinAlgError, ValueError, ArithmeticError) as problem:
+        return NumericWitness(None, float("nan"), f"no numeric witness: the expression cannot be "
+                                                  f"evaluated at random values ({problem})")
     if upstream is None:
         gradient_upstream = np.ones((1, 1))
     else:
@@ -115,9 +120,13 @@ def witness(node: Expr, wrt: str, closed_form: Expr, shapes: Mapping[str, tuple[
     sampled = len(entries) > MAX_ENTRIES
     if sampled:  # a large input: a fixed random sample of its entries
         entries = [entries[k] for k in sorted(rng.choice(len(entries), MAX_ENTRIES, replace=False))]
-    with np.errstate(all="ignore"):
-        numeric = central_differences(node, wrt, arrays, gradient_upstream, entries=entries)
-        claimed = evaluate(closed_form, arrays)
+    try:
+        with np.errstate(all="ignore"):
+            numeric = central_differences(node, wrt, arrays, gradient_upstream, entries=entries)
+            claimed = evaluate(closed_form, arrays)
+    except (np.linalg.LinAlgError, ValueError, ArithmeticError) as problem:
+        return NumericWitness(None, float("nan"), f"no numeric witness: the expression cannot be "
+                                                  f"evaluated at random values ({problem})")
     where = (f"central differences (step {STEP:g}) at random values (seed {seed})"
              + (f", at {MAX_ENTRIES} sampled entries" if sampled else ""))
     if claimed.shape != numeric.shape:

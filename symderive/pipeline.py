@@ -391,6 +391,9 @@ def _derive(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     kind = engine.engine_for(tree)
     inputs = {name: engine.matrix_of_symbols(name, *shapes[name], kind) for name in names}
     output = engine.explicit(tree, inputs, kind)
+    if kind == engine.SYMPY and any(entry.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo) for entry in output):
+        raise BadInput(f"{tree} is undefined for general values of its entries "
+                       f"(a division by zero, the log of 0, or the inverse of a singular matrix)")
     if scalar:
         upstream_name_used = None
         upstream = engine.symbol_matrix(sympy.ImmutableMatrix([[1]]), kind) if kind == engine.SYMPY \
@@ -491,6 +494,8 @@ def _jacobian_identities(expression: Expr, inputs: dict[str, sympy.ImmutableMatr
     children = expression.children()
     if not children or not all(isinstance(child, Name) for child in children):
         return []
+    if len({child.name for child in children}) < len(children):
+        return []  # X @ X: dY/dX sums both arguments' terms; a per-argument formula is not all of it
     found = []
     operands = [sympy.IndexedBase(child.name) for child in children]
     p, q, i, j = (rules.INDEX[k] for k in "pqij")

@@ -42,6 +42,8 @@ def size_argument(label: str, value: object) -> int:
     measurement), zero and negatives.
     """
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        if len(value.strip()) > 12:  # beyond any size worth deriving; int() of 5000 digits raises
+            raise BadInput(f"{label}: {value.strip()[:12]}... is absurdly large for a size")
         number = int(value.strip())
     elif isinstance(value, bool) or isinstance(value, str):
         raise BadInput(f"{label}: expected a positive integer, got {value!r}")

@@ -145,3 +145,15 @@ def test_a_shape_for_a_name_not_in_the_expression_is_refused():
     with pytest.raises(BadInput, match="upstream gradient has the shape"):
         check("X @ W", "X", "G @ W.T", shapes={"X": (3, 2), "W": (2, 4), "G": (2, 2)})
     assert check("X @ W", "X", "G @ W.T", shapes={"X": (3, 2), "W": (2, 4), "G": (3, 4)}).holds
+
+
+def test_a_matrix_used_twice_in_a_product_is_verified():
+    # d(X X)/dX has a term from each factor; no per-argument formula is claimed for it
+    r = derive("X @ X", shapes={"X": (2, 2)})
+    assert r.verified and str(r.closed_form_trees["X"]) == "G @ X.T + X.T @ G"
+
+
+@pytest.mark.parametrize("expression", ["log(X - X)", "inv(X - X)", "inv(X * 0 + 1)"])
+def test_an_expression_undefined_everywhere_is_refused(expression):
+    with pytest.raises(BadInput, match="undefined|no inverse"):
+        derive(expression, shapes={"X": (2, 2)})
