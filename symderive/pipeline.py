@@ -299,6 +299,10 @@ def estimate_work(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None
         elif isinstance(node, Call) and node.function in ("inv", "det"):
             size = shapes[node.argument][0]
             s, t = size * size * kid_s[0], math.factorial(size) * kid_t[0] ** size
+        elif isinstance(node, Power) and node.exponent.denominator == 1 and node.exponent > 1:
+            # expanded, a sum of t terms to the power e has up to C(t + e - 1, e) monomials
+            e = int(min(node.exponent, 10**6))
+            s, t = kid_s[0], math.comb(kid_t[0] + e - 1, min(e, kid_t[0] - 1)) if kid_t[0] > 1 else 1
         else:
             s, t = sum(kid_s), sum(kid_t)
         symbols[node], terms[node] = min(s, total), t
