@@ -16,7 +16,8 @@ import re
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-__all__ = ["entry_symbol", "entry_indices", "matrix_of_symbols", "separates_indices"]
+__all__ = ["symbol_names", "entry_indices", "matrix_of_symbols", "separates_indices", "explicit",
+           "matrix_expression", "ELEMENTWISE_FUNCTIONS"]
 
 # Plain symbols, with no assumptions: the same names in SymEngine and SymPy
 # are then the same symbols, so results convert between the engines exactly.
@@ -31,14 +32,9 @@ def separates_indices(rows: int, cols: int) -> bool:
     return max(rows, cols) >= 10
 
 
-def entry_symbol(base: str, i: int, j: int, separate: bool) -> sympy.Symbol:
-    """The symbol for entry (i, j), 1-based, of the matrix called ``base``."""
-    name = f"{base}_{i},{j}" if separate else f"{base}_{i}{j}"
-    return sympy.Symbol(name, **_ASSUMPTIONS)
-
-
 def entry_indices(symbol: sympy.Symbol) -> tuple[str, int, int] | None:
-    """Inverse of :func:`entry_symbol`: ``(base, i, j)``, or None for other symbols."""
+    """Inverse of :func:`symbol_names`: ``(base, i, j)`` of an entry's symbol, or None
+    for other symbols."""
     name = symbol.name
     found = _SEPARATED.match(name) or _JOINED.match(name)
     if found is None:

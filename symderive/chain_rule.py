@@ -235,5 +235,6 @@ def chain_rule_entry(jac: SparseJacobian, upstream: sympy.MatrixBase, i: int, j:
             else:
                 why = VANISHES_ABSENT
             terms.append(ChainRuleTerm(p, q, upstream[p, q], local, why))
-    value = engine.add([t.upstream * t.local for t in terms if t.vanishes is None])
+    add, _ = engine.add_and_mul(upstream[0, 0])
+    value = add(*(t.upstream * t.local for t in terms if t.vanishes is None))
     return ChainRuleSum(i, j, tuple(terms), value)

@@ -9,7 +9,7 @@ sums, transposes, entrywise products, numbers -- are built, differentiated
 and compared here, and converted to SymPy only when a user asks for them.
 
 The interface is small: :func:`engine_for` says which engine an expression
-gets, :func:`symbol_matrix`, :func:`explicit` build with it, and
+gets, :func:`matrix_of_symbols` and :func:`explicit` build with it, and
 :func:`to_sympy` converts back.  Results are identical either way (tested).
 """
 
@@ -26,8 +26,8 @@ try:  # SymEngine is optional: without it everything runs on SymPy, only slower
 except ImportError:  # pragma: no cover - exercised where symengine is absent
     symengine = None
 
-__all__ = ["SYMPY", "SYMENGINE", "available", "engine_for", "symbol_matrix", "explicit", "to_sympy",
-           "matrix_to_sympy", "add", "mul", "POLYNOMIAL_NODES"]
+__all__ = ["SYMPY", "SYMENGINE", "available", "engine_for", "matrix_of_symbols", "explicit", "to_sympy",
+           "matrix_to_sympy", "add_and_mul", "POLYNOMIAL_NODES"]
 
 SYMPY = "sympy"
 SYMENGINE = "symengine"
@@ -53,14 +53,6 @@ def engine_for(*trees: E.Expr) -> str:
             elif not isinstance(node, POLYNOMIAL_NODES):
                 return SYMPY
     return SYMENGINE
-
-
-def symbol_matrix(sympy_matrix: sympy.MatrixBase, engine: str):
-    """The same matrix of symbols in the given engine."""
-    if engine == SYMPY:
-        return sympy_matrix
-    return symengine.DenseMatrix(sympy_matrix.rows, sympy_matrix.cols,
-                                 [symengine.Symbol(s.name) for s in sympy_matrix])
 
 
 def matrix_of_symbols(base: str, rows: int, cols: int, engine: str):
@@ -152,24 +144,6 @@ def matrix_to_sympy(matrix: Any) -> sympy.ImmutableMatrix:
 
 def _is_sympy(x: Any) -> bool:
     return isinstance(x, (sympy.Basic, int))
-
-
-def add(items: list) -> Any:
-    """The sum of ``items`` in their own engine (0 for none)."""
-    if not items:
-        return sympy.S.Zero
-    if symengine is None or all(_is_sympy(x) for x in items):
-        return sympy.Add(*items)
-    return symengine.Add(*items)
-
-
-def mul(items: list) -> Any:
-    """The product of ``items`` in their own engine (1 for none)."""
-    if not items:
-        return sympy.S.One
-    if symengine is None or all(_is_sympy(x) for x in items):
-        return sympy.Mul(*items)
-    return symengine.Mul(*items)
 
 
 def add_and_mul(example: Any):

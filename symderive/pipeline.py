@@ -400,8 +400,7 @@ def _derive(tree: Expr, report: ShapeReport, sizes: dict[str, int],
                        f"(a division by zero, the log of 0, or the inverse of a singular matrix)")
     if scalar:
         upstream_name_used = None
-        upstream = engine.symbol_matrix(sympy.ImmutableMatrix([[1]]), kind) if kind == engine.SYMPY \
-            else engine.explicit(Number(Fraction(1)), {}, kind)
+        upstream = engine.explicit(Number(Fraction(1)), {}, kind)  # the 1x1 matrix 1
         G: Expr = Number(Fraction(1))
     else:
         upstream_name_used = upstream_name

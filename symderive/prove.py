@@ -371,7 +371,7 @@ class _Concrete:
         self.gradients: dict[str, Any] = {}
 
     def symbols(self, name: str, rows: int, cols: int):
-        return engine.symbol_matrix(build.matrix_of_symbols(name, rows, cols), self.kind)
+        return engine.matrix_of_symbols(name, rows, cols, self.kind)
 
     def value(self, atom: Atom, env: dict[str, int]) -> int:
         if isinstance(atom, int):

@@ -32,8 +32,7 @@ from .expr import (Add, Call, Div, Expr, Hadamard, Identity, MatMul, Name, Neg, 
                    Power, Sub, Transpose, names_in)
 from .shapes import Shape
 
-__all__ = ["Rule", "RuleStep", "INDEX", "defvjp", "rules_for", "operation", "closed_forms",
-           "simplify"]
+__all__ = ["Rule", "RuleStep", "INDEX", "defvjp", "rules_for", "operation", "closed_forms"]
 
 # The note's index names, as sympy symbols: entry (p, q) of the output,
 # entry (i, j) of the argument.  1-based, like the note.
@@ -338,13 +337,6 @@ class _Simplifier:
         if isinstance(node.right, Neg):
             return Add(node.left, node.right.operand)
         return node
-
-
-def simplify(node: Expr, leaf_shapes: dict[str, Shape] | None = None) -> Expr:
-    """``node`` with numbers folded, signs pulled out, identities, double
-    transposes and non-broadcasting all-ones factors removed.  ``leaf_shapes``
-    (the shapes of the names) lets it see which all-ones factors broadcast."""
-    return _Simplifier(leaf_shapes or {})(node)
 
 
 # ---------------------------------------------------------------------------
