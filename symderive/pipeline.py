@@ -187,16 +187,18 @@ class Derivation:
 
 
 def _identity_data(identity: Identity) -> dict[str, Any]:
+    return {"kind": identity.kind, "wrt": identity.wrt, "statement": identity.statement,
+            **_outcome_data(identity.holds, identity.verdict, identity.witness)}
+
+
+def _outcome_data(holds: bool, verdict: verify.Verdict, witness: numeric.NumericWitness | None) -> dict[str, Any]:
+    """How a claim fared, as plain data: the same fields for identities and checks."""
     return {
-        "kind": identity.kind,
-        "wrt": identity.wrt,
-        "statement": identity.statement,
-        "verified": identity.holds,
-        "method": identity.verdict.method,
-        "entries_checked": identity.verdict.checked,
-        "numeric_witness": None if identity.witness is None else {
-            "agrees": identity.witness.agrees, "method": identity.witness.method},
-        "counterexample": _counterexample_data(identity.verdict),
+        "verified": holds,
+        "method": verdict.method,
+        "entries_checked": verdict.checked,
+        "numeric_witness": None if witness is None else {"agrees": witness.agrees, "method": witness.method},
+        "counterexample": _counterexample_data(verdict),
     }
 
 
@@ -544,12 +546,7 @@ class CheckResult:
             "shapes": {name: list(shape) for name, shape in self.shapes.items()},
             "defaulted": {name: list(axes) for name, axes in self.defaulted.items()},
             "upstream": self.upstream_name,
-            "verified": self.holds,
-            "method": self.verdict.method,
-            "entries_checked": self.verdict.checked,
-            "numeric_witness": None if self.witness is None else {
-                "agrees": self.witness.agrees, "method": self.witness.method},
-            "counterexample": _counterexample_data(self.verdict),
+            **_outcome_data(self.holds, self.verdict, self.witness),
             "scope": "checked exactly at these sizes only; not a proof for all sizes",
         }
 
