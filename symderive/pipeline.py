@@ -511,7 +511,7 @@ def _jacobian_identities(expression: Expr, inputs: dict[str, sympy.ImmutableMatr
         jac = jacobians[child.name]
         stored = jac.entries
         verdict = verify.equal_index_formula(
-            lambda key: stored.get(key, 0), stored.keys(), formula, (p, q, i, j), jac.shape,
+            lambda key: stored.get(key, 0), stored, formula, (p, q, i, j), jac.shape,
             inputs, f"d{output_name}/d{child.name} against differentiation")
         found.append(Identity("jacobian", child.name, formula,
                               f"d{output_name}_pq/d{child.name}_ij = {plain_text(formula)}", verdict))

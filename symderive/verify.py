@@ -241,21 +241,36 @@ def _support(formula: sympy.Expr, indices: tuple[sympy.Symbol, ...],
 
 
 def equal_index_formula(tensor: Callable[[tuple[int, ...]], Any],
-                        stored: Iterable[tuple[int, ...]],
+                        stored: Iterable[tuple[int, ...]] | Mapping[tuple[int, ...], Any],
                         formula: sympy.Expr, indices: tuple[sympy.Symbol, ...],
                         sizes: tuple[int, ...],
                         matrices: Mapping[str, Any], what: str) -> Verdict:
     """``tensor[k] == formula(k)`` for every index tuple k in the given sizes.
 
     ``tensor`` takes a 0-based tuple; ``stored`` lists (0-based) every index
-    where the tensor may be nonzero.  Off the formula's support (see
+    where the tensor may be nonzero, or maps each to its entry.  Off the formula's support (see
     :func:`_support`) and off ``stored`` both sides are 0, so checking the union
     of the two sets checks every entry, without visiting the zeros.  Indices in
     the verdict are 1-based, like the note's.
     """
     value = _compile(formula, matrices, indices)
+    total = 1
+    for size in sizes:
+        total *= size
+    support = list(_support(formula, indices, sizes))
+    if isinstance(stored, Mapping):
+        # The common case in one comparison of dictionaries: the formula's value at
+        # each point of its support, and the tensor's stored entries, are the very
+        # same expressions at the very same points (identical expressions are equal,
+        # so this proves the identity; anything else is compared entry by entry below).
+        expected = {point: value(point) for point in support}
+        if len(expected) == len(stored) and expected == stored:
+            method = (f"{what}: compared exactly at the {len(expected)} index tuples where either "
+                      f"side can be nonzero (identical expressions); both sides vanish at the other "
+                      f"{total - len(expected)} of the {total} entries")
+            return Verdict(True, len(expected), method)
     stored = set(stored)
-    seen = set(_support(formula, indices, sizes))
+    seen = set(support)
     inside = len(seen & stored)
     # every stored point outside the formula's support is compared too (there
     # the formula is 0); when all stored points lie inside, there are none
@@ -265,9 +280,6 @@ def equal_index_formula(tensor: Callable[[tuple[int, ...]], Any],
     if failure is not None:  # report the first failure in index order, the same on every run
         points = sorted(points)
         checked, failure = _first_failure((point, tensor(point), value(point)) for point in points)
-    total = 1
-    for size in sizes:
-        total *= size
     method = (f"{what}: compared exactly at the {len(points)} index tuples where either "
               f"side can be nonzero; both sides vanish at the other {total - len(points)} "
               f"of the {total} entries")

@@ -136,3 +136,17 @@ def test_the_kernel_never_imports_what_it_checks():
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
     assert not {name for name in imported if name.startswith(".") or name.startswith("symderive")}
+
+
+def test_the_fast_comparison_of_stored_entries_still_refutes(square):
+    """Passing the stored entries as a mapping lets the kernel compare dictionaries
+    at once; a wrong formula must still fail, at a named entry."""
+    r, _ = square
+    p, q, i, j = (INDEX[k] for k in "pqij")
+    jac = r.jacobians["X"]
+    right = KroneckerDelta(p, i) * sympy.IndexedBase("W")[j, q]
+    wrong = KroneckerDelta(p, i) * sympy.IndexedBase("W")[q, j]
+    args = ((p, q, i, j), jac.shape, r.inputs, "test")
+    assert verify.equal_index_formula(lambda k: jac.entries.get(k, 0), jac.entries, right, *args).holds
+    verdict = verify.equal_index_formula(lambda k: jac.entries.get(k, 0), jac.entries, wrong, *args)
+    assert not verdict.holds and verdict.counterexample is not None
