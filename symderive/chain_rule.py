@@ -185,12 +185,12 @@ def gradient(jac: SparseJacobian, upstream: sympy.MatrixBase) -> sympy.Immutable
     The terms left out are exactly those the Jacobian knows to be zero.
     """
     _, _, rows, cols = jac.shape
-    terms: dict[tuple[int, int], list] = {}
+    terms: list[list[list]] = [[[] for _ in range(cols)] for _ in range(rows)]
     g = _rows(upstream)
     for (p, q, i, j), local in jac.items():
-        terms.setdefault((i, j), []).append(g[p][q] * local)
+        terms[i][j].append(g[p][q] * local)
     add, _ = engine.add_and_mul(upstream[0, 0])
-    values = [add(*terms[(i, j)]) if (i, j) in terms else 0 for i in range(rows) for j in range(cols)]
+    values = [add(*terms[i][j]) if terms[i][j] else 0 for i in range(rows) for j in range(cols)]
     if isinstance(upstream, sympy.MatrixBase):
         return sympy.ImmutableMatrix(rows, cols, values)
     return type(upstream)(rows, cols, values)
