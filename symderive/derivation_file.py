@@ -520,7 +520,7 @@ class _Parser:
         first, height = self.unary()
         factors = [first]
         while self.peek().is_symbol("*"):
-            operator = self.advance()
+            self.advance()
             factor, factor_height = self.unary()
             factors.append(factor)
             height = max(height, factor_height)

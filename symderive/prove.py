@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from fractions import Fraction
-from typing import Any, Iterable
+from typing import Any
 
 import sympy
 
-from . import build, chain_rule, engine
+from . import chain_rule, engine
 from .errors import BadInput
 from .expr import Add as MAdd, Expr as MatrixExpr, MatMul, Name, Sub as MSub, Transpose
 from .index import (Atom, Declarations, Delta, Derivation, Derivative, Entry, IndexExpr, Neg, Num,

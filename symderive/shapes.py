@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from .errors import BadInput, ShapeError
 from .expr import (SCALAR_VALUED, SQUARE_ONLY, Add, Call, Div, Expr, Hadamard, Identity,
-                   MatMul, Name, Neg, Number, Ones, Power, Sub, Transpose, names_in, walk)
+                   MatMul, Name, Neg, Number, Ones, Power, Sub, Transpose, names_in)
 
 __all__ = ["Shape", "ShapeReport", "size_argument", "shape_argument", "infer_shapes",
            "shape_of", "node_shapes", "DEFAULT_DIMENSIONS"]

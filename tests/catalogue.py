@@ -63,7 +63,7 @@ minus needed); a formula for a general power (91, 121, 122) is taken at the
 power given in ``note``.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

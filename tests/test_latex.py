@@ -1,7 +1,5 @@
 """Every generated document compiles with pdflatex, shell escape off."""
 
-import re
-
 import pytest
 
 from symderive import derive
