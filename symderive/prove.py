@@ -266,10 +266,13 @@ class _Normalizer:
                         self.unproven.append(condition)
                 if changed:
                     break
-        # a sum whose index no factor uses counts its terms: sum_{v=lo}^{hi} c = (hi - lo + 1) c
+        # a sum whose index no factor uses counts its terms: sum_{v=lo}^{hi} c = (hi - lo + 1) c,
+        # when lo <= hi is proven (an empty sum is 0, not a negative count)
         kept = []
+        bounds = {var: (lo, hi) for var, lo, hi in sums}
         for var, lo, hi in sums:
-            if any(var in f[1:] for f in factors) or any(var in (l, h) for _, l, h in sums):
+            used = any(var in f[1:] for f in factors) or any(var in (l, h) for _, l, h in sums)
+            if used or not self.le(lo, hi, bounds):
                 kept.append((var, lo, hi))
             else:
                 coeff = coeff * (_sym(hi) - _sym(lo) + 1)

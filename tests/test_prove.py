@@ -136,3 +136,13 @@ def test_a_false_step_with_a_number_is_refuted():
     text = matmul_proof_text("X").split("\n\n")[0] + "\n\n"
     report = check_derivation(read_derivation(text + "2 * X[i,j]\n  = X[i,j] + X[i,j]\n  = 3 * X[i,j]\n"))
     assert [s.verdict for s in report.steps] == [PROVEN, FALSE]
+
+
+def test_an_empty_sum_is_not_counted_negatively():
+    """sum(p=n..1, 1) is 0 for n > 1, not 2 - n: counted as 2 - n it would make
+    sum(p=n..1, 1) + sum(p=1..n, 1) = 2 look proven.  The prover counts terms only
+    when the range is proven nonempty, and the witness shows the step false."""
+    text = matmul_proof_text("X").split("\n\n")[0] + "\n\n"
+    report = check_derivation(read_derivation(text + "sum(p=n..1, 1) + sum(p=1..n, 1)\n  = 2\n"))
+    assert [s.verdict for s in report.steps] == [FALSE]
+    assert "bug in the prover" not in report.steps[0].method
