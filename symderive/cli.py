@@ -220,7 +220,11 @@ def _check_summary(result: CheckResult, stream: TextIO) -> None:
         print(f"  VERIFIED exactly: {result.verdict.method}", file=stream)
         if result.witness is not None:
             print(f"  numeric witness: {result.witness.method}", file=stream)
-        print("  (a check at these sizes, not a proof for all sizes)", file=stream)
+        if result.for_all_sizes:
+            print("  PROVEN for all sizes: claim = df/dA checked as a derivation in index notation "
+                  "(the general prover covers products of two matrices)", file=stream)
+        else:
+            print("  (a check at these sizes, not a proof for all sizes)", file=stream)
     else:
         print(f"  REFUTED: {result.verdict.method}" if result.verdict.counterexample or result.verdict.reason
               else "  REFUTED", file=stream)

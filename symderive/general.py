@@ -12,7 +12,7 @@ from __future__ import annotations
 from .derivation_file import read_derivation
 from .prove import ProofReport, check_derivation
 
-__all__ = ["matmul_proof_text", "prove_matmul"]
+__all__ = ["matmul_proof_text", "prove_matmul", "claim_proof_text"]
 
 _HEADER = """\
 title For all {n}, {m}, {d}: df/d{wrt} for {Y} = {A} @ {B}
@@ -66,6 +66,15 @@ def matmul_proof_text(wrt: str, A: str = "X", B: str = "W", Y: str = "Y", G: str
 # and is a fixed cost that should stay small next to the derivation itself
 # (measured: 0.03 s; prove FILE checks all 27).
 WITNESS_SIZES = 4
+
+
+def claim_proof_text(wrt: str, claim: str, A: str = "X", B: str = "W", Y: str = "Y", G: str = "G",
+                     n: str = "n", m: str = "m", d: str = "d") -> str:
+    """A one-step derivation: df/d(wrt) for Y = A @ B equals the claim's entry (i, j)."""
+    names = dict(A=A, B=B, Y=Y, G=G, n=n, m=m, d=d, wrt=wrt)
+    rows, cols = (n, m) if wrt == A else (m, d)
+    return (_HEADER.format(**names) + f"index i : 1..{rows}\nindex j : 1..{cols}\n\n"
+            f"d(f)/d({wrt}[i,j])\n  = ({claim})[i,j]  # by the claim\n")
 
 
 def prove_matmul(A: str = "X", B: str = "W", **names: str) -> dict[str, ProofReport]:

@@ -535,6 +535,7 @@ class CheckResult:
     upstream_name: str | None
     verdict: verify.Verdict
     witness: numeric.NumericWitness | None
+    for_all_sizes: bool = False  # the claim was also proven for all sizes, step by step
 
     @property
     def holds(self) -> bool:
@@ -547,7 +548,9 @@ class CheckResult:
             "defaulted": {name: list(axes) for name, axes in self.defaulted.items()},
             "upstream": self.upstream_name,
             **_outcome_data(self.holds, self.verdict, self.witness),
-            "scope": "checked exactly at these sizes only; not a proof for all sizes",
+            "proven_for_all_sizes": self.for_all_sizes,
+            "scope": ("proven for all sizes by the general prover, and checked exactly at these sizes"
+                      if self.for_all_sizes else "checked exactly at these sizes only; not a proof for all sizes"),
         }
 
 
@@ -607,5 +610,28 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
             derived = engine.matrix_to_sympy(derived)
         verdict = verify.equal_matrices(derived, claimed, f"df/d{wrt} from the chain rule against the claim")
         witness = numeric.witness(tree, wrt, claim_tree, leaf_shapes, derivation.upstream_name)
+    proven = bool(verdict.holds and derivation.general_proofs and _claim_proven(tree, wrt, claim_tree, derivation))
     return CheckResult(tree, wrt, claim_tree, derivation.shapes, derivation.defaulted,
-                       derivation.upstream_name, verdict, witness)
+                       derivation.upstream_name, verdict, witness, proven)
+
+
+def _claim_proven(tree: Expr, wrt: str, claim: Expr, derivation: Derivation) -> bool:
+    """Where the general prover covers the expression (A @ B) and the claim is made of
+    names, products, sums, differences and transposes: prove claim = df/d(wrt) for
+    all sizes, as a one-step derivation checked like any other."""
+    from .derivation_file import read_derivation
+    from .expr import Add, Sub, Transpose
+    from .general import claim_proof_text
+    from .prove import check_derivation
+
+    if not all(isinstance(node, (Name, MatMul, Add, Sub, Transpose)) for node in walk(claim)):
+        return False
+    taken = {tree.left.name, tree.right.name, derivation.output_name, derivation.upstream_name}
+    sizes = [s for s in ("n", "m", "d", "k", "l", "s") if s not in taken][:3]
+    n, m, d = sizes
+    text = claim_proof_text(wrt, str(claim), tree.left.name, tree.right.name,
+                            Y=derivation.output_name, G=derivation.upstream_name, n=n, m=m, d=d)
+    try:
+        return check_derivation(read_derivation(text), max_sizes=4).proven
+    except BadInput:
+        return False

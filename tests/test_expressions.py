@@ -157,3 +157,18 @@ def test_a_matrix_used_twice_in_a_product_is_verified():
 def test_an_expression_undefined_everywhere_is_refused(expression):
     with pytest.raises(BadInput, match="undefined|no inverse"):
         derive(expression, shapes={"X": (2, 2)})
+
+
+def test_check_proves_a_claim_for_all_sizes_where_the_general_prover_covers_it():
+    # Y = X W is a product of two matrices: a claim made of products, sums and
+    # transposes is also proven for all sizes, as a derivation in index notation
+    assert check("X @ W", "X", "G @ W.T", n=3, m=2, d=4).for_all_sizes
+    assert check("X @ W", "W", "X.T @ G + X.T @ G - X.T @ G", n=3, m=2, d=4).for_all_sizes
+    # verified at these sizes, but 0 * X is outside what the index prover reads
+    right_but_unread = check("X @ W", "X", "G @ W.T + 0 * X", n=3, m=2, d=4)
+    assert right_but_unread.holds and not right_but_unread.for_all_sizes
+    # a wrong claim is never proven
+    wrong = check("X @ W", "X", "G @ W", shapes={"X": (3, 3), "W": (3, 3)})
+    assert not wrong.holds and not wrong.for_all_sizes
+    # trace(X @ A) is not a product the general prover covers
+    assert not check("trace(X @ A)", "X", "A.T").for_all_sizes
