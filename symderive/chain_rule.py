@@ -31,6 +31,7 @@ __all__ = [
     "ChainRuleTerm",
     "ChainRuleSum",
     "jacobian",
+    "jacobians",
     "gradient",
     "chain_rule_entry",
     "VANISHES_ABSENT",
@@ -118,31 +119,46 @@ def monomial_derivatives(y, wanted) -> dict | None:
     """
     add, mul = engine.add_and_mul(y)
     symbol = type(next(iter(wanted)))  # the engine's Symbol class: a type test is cheaper
-    found: dict = {}
+    found: dict = {}  # symbol -> its first part (usually its only one)
+    more: dict = {}  # symbol -> all its parts, for the symbols met in more than one monomial
     for term in (y.args if y.is_Add else (y,)):
         factors = term.args if term.is_Mul else (term,)
         if len(factors) == 2 and type(factors[0]) is symbol and type(factors[1]) is symbol:
-            a, b = factors  # the commonest monomial, a product of two different symbols
+            a, b = factors  # the commonest monomial, a product of two different symbols: inlined
             if a in wanted:
-                found.setdefault(a, []).append(b)
+                if a in found:
+                    more.setdefault(a, [found[a]]).append(b)
+                else:
+                    found[a] = b
             if b in wanted:
-                found.setdefault(b, []).append(a)
-            continue
-        for k, factor in enumerate(factors):
-            if factor.is_Number:
-                continue
-            if type(factor) is symbol or factor.is_Symbol:
-                base, exponent = factor, 1
-            elif factor.is_Pow and factor.args[0].is_Symbol and factor.args[1].is_Integer:
-                base, exponent = factor.args[0], int(factor.args[1])
-            else:
-                return None
-            if base in wanted:
-                rest = factors[:k] + factors[k + 1:]
-                if exponent != 1:
-                    rest += (exponent, base ** (exponent - 1))
-                found.setdefault(base, []).append(rest[0] if len(rest) == 1 else mul(*rest))
-    return {symbol: parts[0] if len(parts) == 1 else add(*parts) for symbol, parts in found.items()}
+                if b in found:
+                    more.setdefault(b, [found[b]]).append(a)
+                else:
+                    found[b] = a
+        else:
+            pairs = []
+            for k, factor in enumerate(factors):
+                if factor.is_Number:
+                    continue
+                if type(factor) is symbol or factor.is_Symbol:
+                    base, exponent = factor, 1
+                elif factor.is_Pow and factor.args[0].is_Symbol and factor.args[1].is_Integer:
+                    base, exponent = factor.args[0], int(factor.args[1])
+                else:
+                    return None
+                if base in wanted:
+                    rest = factors[:k] + factors[k + 1:]
+                    if exponent != 1:
+                        rest += (exponent, base ** (exponent - 1))
+                    pairs.append((base, rest[0] if len(rest) == 1 else mul(*rest)))
+            for base, part in pairs:
+                if base in found:
+                    more.setdefault(base, [found[base]]).append(part)
+                else:
+                    found[base] = part
+    for base, parts in more.items():
+        found[base] = add(*parts)
+    return found
 
 
 def jacobian(output, output_name: str, wrt, input_name: str, progress=None) -> SparseJacobian:
@@ -152,31 +168,41 @@ def jacobian(output, output_name: str, wrt, input_name: str, progress=None) -> S
     polynomial entry all its derivatives come from one pass over its monomials
     (:func:`monomial_derivatives`), otherwise from sympy's ``diff`` per symbol.
     """
-    position = {wrt[i, j]: (i, j) for i in range(wrt.rows) for j in range(wrt.cols)}
-    entries: dict[Index4, sympy.Expr] = {}
-    cancelled: set[Index4] = set()
+    return jacobians(output, output_name, {input_name: wrt}, progress)[input_name]
+
+
+def jacobians(output, output_name: str, inputs: dict, progress=None) -> dict[str, SparseJacobian]:
+    """dY/dA for every input A in ``inputs`` (name -> matrix of symbols), in one
+    pass over Y: each entry's monomials are read once for all the inputs."""
+    position = {matrix[i, j]: (name, i, j) for name, matrix in inputs.items()
+                for i in range(matrix.rows) for j in range(matrix.cols)}
+    entries: dict[str, dict[Index4, sympy.Expr]] = {name: {} for name in inputs}
+    cancelled: dict[str, set[Index4]] = {name: set() for name in inputs}
+    symbol = type(next(iter(position))) if position else None
+    label = ", ".join(f"d{output_name}/d{name}" for name in inputs)
     values = _rows(output)
     for p in range(output.rows):
         if progress is not None:
-            progress(f"d{output_name}/d{input_name}", p, output.rows)
+            progress(label, p, output.rows)
         for q in range(output.cols):
             y = values[p][q]
             derivatives = monomial_derivatives(y, position)
             if derivatives is None:
                 derivatives = {s: y.diff(s) for s in y.free_symbols if s in position}
             # in the order derived: deterministic, as each engine orders a sum's terms canonically
-            for symbol in derivatives:
-                i, j = position[symbol]
-                derivative = derivatives[symbol]
-                if derivative == 0:
-                    cancelled.add((p, q, i, j))
+            for wrt_symbol, derivative in derivatives.items():
+                name, i, j = position[wrt_symbol]
+                # a lone symbol is never 0: the comparison is needed only for the rest
+                if type(derivative) is not symbol and derivative == 0:
+                    cancelled[name].add((p, q, i, j))
                 else:
-                    entries[(p, q, i, j)] = derivative
+                    entries[name][(p, q, i, j)] = derivative
     if progress is not None:
-        progress(f"d{output_name}/d{input_name}", output.rows, output.rows)
-    return SparseJacobian(output_name, input_name,
-                          (output.rows, output.cols, wrt.rows, wrt.cols),
-                          entries, frozenset(cancelled))
+        progress(label, output.rows, output.rows)
+    return {name: SparseJacobian(output_name, name,
+                                 (output.rows, output.cols, matrix.rows, matrix.cols),
+                                 entries[name], frozenset(cancelled[name]))
+            for name, matrix in inputs.items()}
 
 
 def gradient(jac: SparseJacobian, upstream: sympy.MatrixBase) -> sympy.ImmutableMatrix:
@@ -185,12 +211,17 @@ def gradient(jac: SparseJacobian, upstream: sympy.MatrixBase) -> sympy.Immutable
     The terms left out are exactly those the Jacobian knows to be zero.
     """
     _, _, rows, cols = jac.shape
-    terms: list[list[list]] = [[[] for _ in range(cols)] for _ in range(rows)]
+    # for each (i, j), the factors df/dY_pq and dY_pq/dA_ij of its terms, side by side
+    upstreams: list[list[list]] = [[[] for _ in range(cols)] for _ in range(rows)]
+    locals_: list[list[list]] = [[[] for _ in range(cols)] for _ in range(rows)]
     g = _rows(upstream)
-    for (p, q, i, j), local in jac.items():
-        terms[i][j].append(g[p][q] * local)
+    for (p, q, i, j), local in jac.entries.items():
+        upstreams[i][j].append(g[p][q])
+        locals_[i][j].append(local)
     add, _ = engine.add_and_mul(upstream[0, 0])
-    values = [add(*terms[i][j]) if terms[i][j] else 0 for i in range(rows) for j in range(cols)]
+    # map(operator.mul, ...) multiplies the pairs without a Python step per term
+    values = [add(*map(operator.mul, upstreams[i][j], locals_[i][j])) if locals_[i][j] else 0
+              for i in range(rows) for j in range(cols)]
     if isinstance(upstream, sympy.MatrixBase):
         return sympy.ImmutableMatrix(rows, cols, values)
     return type(upstream)(rows, cols, values)

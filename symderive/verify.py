@@ -175,6 +175,9 @@ def _compile(formula: sympy.Expr, matrices: Mapping[str, Any], indices: tuple[sy
     if formula.is_Number:
         return lambda point: formula
     if isinstance(formula, KroneckerDelta):
+        if all(arg in indices for arg in formula.args):  # delta_pi: compare the point's indices directly
+            ka, kb = (indices.index(arg) for arg in formula.args)
+            return lambda point: 1 if point[ka] == point[kb] else 0
         a, b = (_compile(arg, matrices, indices) for arg in formula.args)
         return lambda point: 1 if a(point) == b(point) else 0
     if isinstance(formula, Indexed):
@@ -193,6 +196,16 @@ def _compile(formula: sympy.Expr, matrices: Mapping[str, Any], indices: tuple[sy
             (only,) = others
             if len(deltas) == 1:
                 (delta,) = deltas
+                (delta_formula,) = [arg for arg in formula.args if isinstance(arg, KroneckerDelta)]
+                (other_formula,) = [arg for arg in formula.args if not isinstance(arg, KroneckerDelta)]
+                if (all(arg in indices for arg in delta_formula.args) and isinstance(other_formula, Indexed)
+                        and all(k in indices for k in other_formula.indices)):
+                    # delta_pi B_jq, the commonest Jacobian formula, in one step per point
+                    ka, kb = (indices.index(arg) for arg in delta_formula.args)
+                    kr, kc = (indices.index(k) for k in other_formula.indices)
+                    matrix = matrices[str(other_formula.base)]
+                    table = [[matrix[r, c] for c in range(matrix.cols)] for r in range(matrix.rows)]
+                    return lambda point: table[point[kr]][point[kc]] if point[ka] == point[kb] else 0
                 return lambda point: only(point) if delta(point) else 0
 
         def product(point):
@@ -263,7 +276,7 @@ def equal_index_formula(tensor: Callable[[tuple[int, ...]], Any],
         # each point of its support, and the tensor's stored entries, are the very
         # same expressions at the very same points (identical expressions are equal,
         # so this proves the identity; anything else is compared entry by entry below).
-        expected = {point: value(point) for point in support}
+        expected = dict(zip(support, map(value, support)))
         if len(expected) == len(stored) and expected == stored:
             method = (f"{what}: compared exactly at the {len(expected)} index tuples where either "
                       f"side can be nonzero (identical expressions); both sides vanish at the other "
