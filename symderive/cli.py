@@ -56,7 +56,7 @@ def _common_flags(parser: argparse.ArgumentParser, document: bool) -> None:
                         help="print the report as JSON on stdout instead of the summary")
     parser.add_argument("--max-work", metavar="UNITS", default=str(DEFAULT_MAX_WORK),
                         help="refuse sizes estimated to need more work than this "
-                             f"(default {DEFAULT_MAX_WORK:,}, about a minute)")
+                             f"(default {DEFAULT_MAX_WORK:,}, about 20 s)")
 
 
 def _expression_flags(parser: argparse.ArgumentParser) -> None:

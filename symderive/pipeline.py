@@ -37,10 +37,12 @@ MAX_DEPTH = 200  # deeper trees are refused before any recursive stage sees them
 NOTE_EXPRESSION = MatMul(Name("X"), Name("W"))
 
 # Refuse, unless asked, a derivation of more than this many units of work, a
-# unit being about 10 microseconds on the 2-core reference machine (see
-# estimate_work, measured with benchmarks/bench.py): the default refuses what
-# would take more than about a minute.
-SECONDS_PER_UNIT = 1e-5
+# unit being about 3.5 microseconds on the 2-core reference machine (see
+# estimate_work; X @ W at (64, 64, 64) is 786,432 units and took 2.6 s in
+# benchmarks/bench.py).  The default refuses what would take more than about
+# 20 s: (64, 64, 64) runs, in about 0.56 GB; (128, 128, 128), 6.3 million
+# units, would need about 8 times that memory, and is refused.
+SECONDS_PER_UNIT = 3.5e-6
 DEFAULT_MAX_WORK = 6_000_000
 
 
