@@ -20,8 +20,9 @@ from typing import Sequence, TextIO
 from . import __version__
 from .errors import BadInput, ExitStatus, SymderiveError
 from .pipeline import DEFAULT_MAX_WORK, DEFAULT_SIZES, CheckResult, Derivation, check, derive
+from .latex import compile_pdf, find_engine
 from .progress import Progress
-from .render import output_filename, write_atomic
+from .render import UPSTREAM_NOTATIONS, InterruptedAfterWriting, output_filename, write_files
 from .shapes import shape_argument, size_argument
 
 __all__ = ["main", "run"]
@@ -29,7 +30,7 @@ __all__ = ["main", "run"]
 DEFAULT_OUT = "output"
 COMMANDS = ("derive", "check", "prove")
 EPILOG = ("Exit status: 0 every identity verified, 1 an identity refuted (or undecided), "
-          "2 bad input.")
+          "2 bad input (or, with --pdf, no LaTeX engine or a failed compilation).")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,8 +51,19 @@ def _size_flags(parser: argparse.ArgumentParser, defaults: bool) -> None:
 def _common_flags(parser: argparse.ArgumentParser, document: bool) -> None:
     if document:
         parser.add_argument("--out", metavar="DIR", default=None,
-                            help=f"folder to write the .tex file into (default ./{DEFAULT_OUT}, "
-                                 "created if missing; a folder given here must exist)")
+                            help=f"folder to write the .tex files into (default ./{DEFAULT_OUT}, "
+                                 "created if missing; a folder given here must exist): the "
+                                 "standalone document NAME.tex and the fragment NAME_fragment.tex")
+        parser.add_argument("--pdf", action="store_true",
+                            help="also compile the standalone document into NAME.pdf beside it "
+                                 "(latexmk or pdflatex, shell escape off)")
+        parser.add_argument("--upstream-notation", choices=UPSTREAM_NOTATIONS, default="fraction",
+                            help="write the upstream gradient in closed forms as the note does, "
+                                 "df/dY as a fraction (default), or by its short name, G")
+        parser.add_argument("--plain-names", action="store_true",
+                            help="matrix names in plain italics, not bold (the note's)")
+        parser.add_argument("--title", metavar="TEXT", default=None,
+                            help="a title of your own for the document (plain text)")
     parser.add_argument("--json", action="store_true",
                         help="print the report as JSON on stdout instead of the summary")
     parser.add_argument("--max-work", metavar="UNITS", default=str(DEFAULT_MAX_WORK),
@@ -160,7 +172,7 @@ def _shape_line(shapes: dict, defaulted: dict) -> str:
     return ", ".join(parts)
 
 
-def _summary(derivation: Derivation, path: Path, stream: TextIO) -> None:
+def _summary(derivation: Derivation, paths: list[Path], stream: TextIO) -> None:
     sizes = ", ".join(f"{k}={v}" for k, v in derivation.sizes.items())
     print(f"{derivation.output_name} = {derivation.expression}   with "
           f"{_shape_line(derivation.shapes, derivation.defaulted)}" + (f" ({sizes})" if sizes else ""),
@@ -196,7 +208,7 @@ def _summary(derivation: Derivation, path: Path, stream: TextIO) -> None:
     else:
         failed = sum(not identity.holds for identity in derivation.identities)
         print(f"  {failed} of {count} identities NOT verified", file=stream)
-    print(f"  wrote {path}", file=stream)
+    print(f"  wrote {', '.join(map(str, paths))}", file=stream)
 
 
 def _counterexample_lines(verdict, stream: TextIO, indent: str = "           ") -> None:
@@ -289,23 +301,32 @@ def _run(argv: list[str], stdout: TextIO) -> int:
             _check_summary(result, stdout)
         return int(ExitStatus.VERIFIED if result.holds else ExitStatus.REFUTED)
     folder = _output_folder(args.out)
+    engine = find_engine() if args.pdf else None  # before any work: no engine, nothing written
     progress = Progress()  # draws on stderr only when it is a terminal
     if command == "note":
         derivation = derive(max_work=max_work, progress=progress, **_sizes(args))
     else:
         derivation = derive(args.expression, shapes=_shapes(args), wrt=args.wrt,
                             upstream=args.upstream, max_work=max_work, progress=progress, **_sizes(args))
+    notation = {"upstream": args.upstream_notation, "bold": not args.plain_names, "title": args.title}
     path = folder / output_filename(derivation)
+    fragment_path = folder / output_filename(derivation, fragment=True)
+    texts = {path: derivation.latex(**notation), fragment_path: derivation.latex(fragment=True, **notation)}
     try:
-        write_atomic(path, derivation.latex())
+        write_files(texts)  # both or neither
     except OSError as problem:
-        raise BadInput(f"--out: cannot write {path}: {problem.strerror or problem}") from None
+        raise BadInput(f"--out: cannot write into {folder}: {problem.strerror or problem}") from None
+    pdf_path = None
+    if args.pdf:
+        pdf_path = compile_pdf(path, engine)
     if args.json:
         report = derivation.report()
         report["output"] = str(path)
+        report["fragment"] = str(fragment_path)
+        report["pdf"] = None if pdf_path is None else str(pdf_path)
         print(json.dumps(report, indent=2, sort_keys=True), file=stdout)
     else:
-        _summary(derivation, path, stdout)
+        _summary(derivation, [path, fragment_path] + ([pdf_path] if pdf_path else []), stdout)
     return int(ExitStatus.VERIFIED if derivation.verified else ExitStatus.REFUTED)
 
 
@@ -321,6 +342,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         return int(error.exit_status)
     except SystemExit as leaving:  # --help and --version
         return int(leaving.code or 0)
+    except InterruptedAfterWriting as interrupted:
+        print(f"symderive: interrupted, after writing {', '.join(map(str, interrupted.paths))}", file=stderr)
+        return 130
     except KeyboardInterrupt:
         print("symderive: interrupted; no file was written or changed", file=stderr)
         return 130

@@ -160,11 +160,33 @@ class Derivation:
         whether it vanishes and why (see :func:`symderive.chain_rule.chain_rule_entry`)."""
         return chain_rule.chain_rule_entry(self.jacobians[name], self.raw_upstream, i, j)
 
-    def latex(self, **options: Any) -> str:
-        """The standalone LaTeX document for this derivation."""
+    def latex(self, fragment: bool = False, *, upstream: str = "fraction", bold: bool = True,
+              title: str | None = None) -> str:
+        r"""The LaTeX of this derivation: a standalone document, or with ``fragment``
+        the same body with no preamble, for ``\input`` into other notes.
+
+        ``upstream``: "fraction" (the note's \frac{\partial f}{\partial \mathbf{Y}})
+        or "short" (its name, G); ``bold``: bold matrix names (the note's) or
+        plain; ``title``: plain text replacing the generated title.
+        """
         from .render import render_document
 
-        return render_document(self, **options)
+        return render_document(self, fragment, self._notation(upstream, bold, title))
+
+    def _repr_latex_(self) -> str:
+        """Jupyter shows the closed forms and what was checked, as rendered maths."""
+        from .render import render_notebook
+
+        return render_notebook(self)
+
+    @staticmethod
+    def _notation(upstream: str, bold: bool, title: str | None):
+        from .render import Notation
+
+        try:
+            return Notation(upstream, bold, title)
+        except ValueError as problem:
+            raise BadInput(str(problem)) from None
 
     def report(self) -> dict[str, Any]:
         """The summary as plain data (what ``--json`` prints)."""

@@ -29,8 +29,8 @@ from sympy.printing.str import StrPrinter
 from .build import entry_indices, separates_indices
 from .engine import to_sympy
 
-__all__ = ["MathPrinter", "TextPrinter", "plain_text", "Cell", "render_document", "write_atomic", "template_dir",
-           "escape_latex", "output_filename"]
+__all__ = ["MathPrinter", "TextPrinter", "plain_text", "Cell", "Notation", "render_document", "render_notebook",
+           "write_atomic", "write_files", "InterruptedAfterWriting", "template_dir", "escape_latex", "output_filename", "output_stem"]
 
 # Elision bounds: beyond these a matrix shows corners, a sum its ends.
 MAX_MATRIX_ROWS = 8
@@ -64,6 +64,7 @@ class MathPrinter(LatexPrinter):
         "output": "Y",
         "upstream_fraction": False,
         "max_terms": None,
+        "bold": True,
     }
 
     def _entry(self, base: str, index: str) -> str:
@@ -82,8 +83,8 @@ class MathPrinter(LatexPrinter):
     def _print_MatrixSymbol(self, expr: sympy.MatrixSymbol) -> str:
         name = str(expr.name)
         if name == self._settings["upstream"] and self._settings["upstream_fraction"]:
-            return r"\frac{\partial f}{\partial %s}" % name_tex(self._settings["output"])
-        return name_tex(name)
+            return r"\frac{\partial f}{\partial %s}" % name_tex(self._settings["output"], self._settings["bold"])
+        return name_tex(name, self._settings["bold"])
 
     def _print_Transpose(self, expr: sympy.Transpose) -> str:
         arg = expr.arg
@@ -169,8 +170,9 @@ class ExprPrinter:
     gradient is df/dY.  Parentheses follow the same binding rules as ``str``.
     """
 
-    def __init__(self, upstream: str | None, output: str, upstream_fraction: bool = True) -> None:
-        self.upstream, self.output, self.fraction = upstream, output, upstream_fraction
+    def __init__(self, upstream: str | None, output: str, upstream_fraction: bool = True,
+                 bold: bool = True) -> None:
+        self.upstream, self.output, self.fraction, self.bold = upstream, output, upstream_fraction, bold
 
     def __call__(self, node) -> str:
         from . import expr as E
@@ -180,8 +182,8 @@ class ExprPrinter:
 
         if isinstance(node, E.Name):
             if node.name == self.upstream and self.fraction:
-                return r"\frac{\partial f}{\partial %s}" % name_tex(self.output)
-            return name_tex(node.name)
+                return r"\frac{\partial f}{\partial %s}" % name_tex(self.output, self.bold)
+            return name_tex(node.name, self.bold)
         if isinstance(node, E.Number):
             v = node.value
             if v.denominator == 1:
@@ -327,6 +329,35 @@ def proof_data(report, printer: IndexPrinter | None = None) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 # Data for the templates
 # ---------------------------------------------------------------------------
+
+
+UPSTREAM_NOTATIONS = ("fraction", "short")
+
+
+@dataclass(frozen=True)
+class Notation:
+    r"""What a lecturer can choose of the notation; the defaults are the note's.
+
+    ``upstream``: "fraction" writes the upstream gradient as
+    \frac{\partial f}{\partial \mathbf{Y}} in closed forms, as the note does;
+    "short" writes its short name (G), introduced once.  ``bold``: matrix names
+    in bold (\mathbf{X}, the note's) or plain.  ``title``: a title of the
+    user's own, plain text (escaped for LaTeX), instead of the generated one.
+    Indices are 1-based, as in the note, always.
+    """
+
+    upstream: str = "fraction"
+    bold: bool = True
+    title: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.upstream not in UPSTREAM_NOTATIONS:
+            raise ValueError(f"upstream notation must be one of {', '.join(UPSTREAM_NOTATIONS)}, "
+                             f"not {self.upstream!r}")
+        if not isinstance(self.bold, bool):
+            raise ValueError(f"bold must be True or False, not {self.bold!r}")
+        if self.title is not None and not isinstance(self.title, str):
+            raise ValueError(f"title must be text, not {type(self.title).__name__}")
 
 
 @dataclass(frozen=True)
@@ -485,20 +516,27 @@ def _chain_rule_view(derivation, name: str, printer: MathPrinter, plain: MathPri
     }
 
 
-def document_data(derivation, upstream_fraction: bool = False) -> dict[str, Any]:
+def document_data(derivation, notation: Notation | None = None) -> dict[str, Any]:
     """Everything the document template needs, printed and elided."""
-    names = {"upstream": derivation.upstream_name, "output": derivation.output_name}
+    notation = notation or Notation()
+    bold = notation.bold
+
+    def matrix_name(name: str) -> str:
+        return name_tex(name, bold)
+
+    names = {"upstream": derivation.upstream_name, "output": derivation.output_name, "bold": bold}
     plain = MathPrinter({**names})
-    printer = MathPrinter({**names, "upstream_fraction": upstream_fraction, "max_terms": MAX_SUM_TERMS})
-    display = ExprPrinter(derivation.upstream_name, derivation.output_name)
-    short = ExprPrinter(derivation.upstream_name, derivation.output_name, upstream_fraction=False)
+    printer = MathPrinter({**names, "max_terms": MAX_SUM_TERMS})
+    fraction = notation.upstream == "fraction"
+    display = ExprPrinter(derivation.upstream_name, derivation.output_name, fraction, bold)
+    short = ExprPrinter(derivation.upstream_name, derivation.output_name, False, bold)
     identities = {(identity.kind, identity.wrt): identity for identity in derivation.identities}
     inputs = []
     for name in derivation.jacobians:
         jacobian_identity = identities.get(("jacobian", name))
         inputs.append({
             "name": name,
-            "tex": name_tex(name),
+            "tex": matrix_name(name),
             "entry": entry_base_tex(name),
             "shape": derivation.shapes[name],
             "jacobian": _jacobian_view(derivation, name, printer, plain),
@@ -508,7 +546,7 @@ def document_data(derivation, upstream_fraction: bool = False) -> dict[str, Any]
                 "checked": jacobian_identity.verdict.checked,
             },
             "chain_rule": _chain_rule_view(derivation, name, printer, plain),
-            "gradient": _shown_matrix(r"\frac{\partial f}{\partial %s}" % name_tex(name),
+            "gradient": _shown_matrix(r"\frac{\partial f}{\partial %s}" % matrix_name(name),
                                       derivation.raw_gradients[name], printer),
             "closed_form": display(derivation.closed_form_trees[name]),
             "closed_form_short": short(derivation.closed_form_trees[name]),
@@ -524,26 +562,33 @@ def document_data(derivation, upstream_fraction: bool = False) -> dict[str, Any]
         "upstream": display(step.upstream),
         "result": display(step.result),
     } for step in derivation.rule_steps]
-    output = name_tex(derivation.output_name)
+    output = matrix_name(derivation.output_name)
     return {
         "expression": display(derivation.expression),
         "sizes": derivation.sizes,
-        "shapes": [{"tex": name_tex(n), "rows": r, "cols": c} for n, (r, c) in derivation.shapes.items()],
-        "defaulted": [name_tex(n) for n in derivation.defaulted],
+        "shapes": [{"tex": matrix_name(n), "rows": r, "cols": c} for n, (r, c) in derivation.shapes.items()],
+        "defaulted": [matrix_name(n) for n in derivation.defaulted],
         "output": output,
         "output_entry": entry_base_tex(derivation.output_name),
         "output_shape": derivation.output_shape,
         "scalar": derivation.upstream_name is None,
         "upstream_entry": None if derivation.upstream_name is None else entry_base_tex(derivation.upstream_name),
-        "matrices": [_shown_matrix(name_tex(name), m, plain) for name, m in derivation.raw_inputs.items()]
+        "matrices": [_shown_matrix(matrix_name(name), m, plain) for name, m in derivation.raw_inputs.items()]
                     + [_shown_matrix(output, derivation.raw_output, printer)],
         "upstream": None if derivation.upstream_name is None else _shown_matrix(
-            r"\frac{\partial f}{\partial %s}" % output, derivation.raw_upstream, plain),
+            (r"\frac{\partial f}{\partial %s}" % output if fraction else
+             r"%s = \frac{\partial f}{\partial %s}" % (matrix_name(derivation.upstream_name), output)),
+            derivation.raw_upstream, plain),
+        "upstream_short": None if fraction or derivation.upstream_name is None
+                          else matrix_name(derivation.upstream_name),
+        "title": notation.title,
+        "label": "symderive-" + output_stem(derivation),
         "inputs": inputs,
         "steps": steps,
         # the walk through the rules is worth showing when some argument is not a name
         "composite": any(not getattr(child, "name", None) for child in derivation.expression.children()),
-        "identities": [_identity_row(identity, plain, display, derivation) for identity in derivation.identities],
+        "identities": [_identity_row(identity, plain, display, derivation, bold)
+                       for identity in derivation.identities],
         "verified": derivation.verified,
         "general": [proof_data(report) for report in derivation.general_proofs.values()],
         "general_proven": derivation.proven_for_all_sizes,
@@ -563,13 +608,14 @@ def _verdict_view(identity) -> dict[str, Any]:
     }
 
 
-def _identity_row(identity, printer: MathPrinter, display: ExprPrinter, derivation) -> dict[str, Any]:
+def _identity_row(identity, printer: MathPrinter, display: ExprPrinter, derivation,
+                  bold: bool) -> dict[str, Any]:
     out = entry_base_tex(derivation.output_name)
     if identity.kind == "jacobian":
         lhs = r"\frac{\partial %s_{pq}}{\partial %s_{ij}}" % (out, entry_base_tex(identity.wrt))
         rhs = printer.doprint(identity.claim)
     else:
-        lhs = r"\frac{\partial f}{\partial %s}" % name_tex(identity.wrt)
+        lhs = r"\frac{\partial f}{\partial %s}" % name_tex(identity.wrt, bold)
         rhs = display(identity.claim)
     return {"kind": identity.kind, "lhs": lhs, "rhs": rhs, "verdict": _verdict_view(identity)}
 
@@ -586,7 +632,9 @@ _LATEX_SPECIALS = {
 
 def escape_latex(text: object) -> str:
     """Plain text made safe for LaTeX: each special character stands for itself."""
-    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
+    # control characters (a tab, a newline, a NUL) would end a line or a
+    # comment early, or stop the engine: each becomes a space
+    return "".join(" " if ord(ch) < 32 or ord(ch) == 127 else _LATEX_SPECIALS.get(ch, ch) for ch in str(text))
 
 
 def template_dir() -> Path:
@@ -620,18 +668,34 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_document(derivation, upstream_fraction: bool = False) -> str:
-    """The standalone LaTeX document for ``derivation``."""
+def render_document(derivation, fragment: bool = False, notation: Notation | None = None) -> str:
+    """The LaTeX of ``derivation``: a standalone document, or with ``fragment`` the
+    same body without preamble, to be input into other notes."""
     template = environment().get_template("document.tex.j2")
-    return template.render(**document_data(derivation, upstream_fraction=upstream_fraction))
+    layout = "fragment.tex.j2" if fragment else "standalone.tex.j2"
+    return template.render(layout=layout, **document_data(derivation, notation))
+
+
+def render_notebook(derivation, notation: Notation | None = None) -> str:
+    """A short summary in maths only (the closed forms and what was checked), for
+    Jupyter's ``_repr_latex_``: notebooks render maths, not whole documents."""
+    template = environment().get_template("notebook.tex.j2")
+    return template.render(**document_data(derivation, notation))
 
 
 # How operators appear in file names: "X @ W" is XW, "X * W" XoW, "X + b" Xpb.
 _SLUG = (("**", "e"), ("@", ""), ("*", "o"), ("+", "p"), ("-", "m"), ("/", "d"), (".T", "T"))
 
 
-def output_filename(derivation) -> str:
-    """A file name that shows the expression and the shapes, e.g. XW_X3x2_W2x4.tex.
+def output_filename(derivation, fragment: bool = False) -> str:
+    """A file name that shows the expression and the shapes, e.g. XW_X3x2_W2x4.tex,
+    or XW_X3x2_W2x4_fragment.tex for the fragment (no second dot: LaTeX's \\input
+    would take it for an extension)."""
+    return output_stem(derivation) + ("_fragment" if fragment else "") + ".tex"
+
+
+def output_stem(derivation) -> str:
+    """The file name without ``.tex``: the expression and the shapes.
 
     Only letters, digits and underscores; a long expression is cut and given a
     short hash of its full text, so different expressions get different names.
@@ -648,29 +712,64 @@ def output_filename(derivation) -> str:
     shapes = "_".join(f"{name}{r}x{c}" for name, (r, c) in derivation.shapes.items())
     if len(shapes) > 80:
         shapes = shapes[:72] + "_" + hashlib.sha256(shapes.encode()).hexdigest()[:8]
-    return f"{slug}_{shapes}.tex"
+    return f"{slug}_{shapes}"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that no reader ever sees half a file.
+class InterruptedAfterWriting(KeyboardInterrupt):
+    """Ctrl-C that came while files were being renamed into place: all of them were."""
 
-    The text goes to a temporary file in the same folder, is flushed to disk,
-    and replaces ``path`` in one rename; on any failure the temporary is removed.
+    def __init__(self, paths: list[Path]) -> None:
+        super().__init__()
+        self.paths = paths
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write ``text`` to ``path`` so that no reader ever sees half a file (see
+    :func:`write_files`)."""
+    write_files({Path(path): text})
+
+
+def write_files(contents: dict[Path, str | bytes]) -> None:
+    """Write each file so that no reader ever sees half of one, and all or none change.
+
+    Every text first goes to a temporary file in its target's folder and is
+    flushed to disk; only then are the temporaries renamed over the targets, one
+    rename each, with Ctrl-C held back until the renames are done (an interrupt
+    before that point changes no file).  On any failure the temporaries are removed.
     """
-    path = Path(path)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    import signal
+    import threading
+
+    temporaries: dict[Path, str] = {}
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
+        for path, text in contents.items():
+            path = Path(path)
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            temporaries[path] = temporary
+            data = text.encode("utf-8") if isinstance(text, str) else text
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
+        interrupted = []
+        hold = threading.current_thread() is threading.main_thread()
+        if hold:
+            previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
         try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
+            for path, temporary in list(temporaries.items()):
+                os.replace(temporary, path)
+                del temporaries[path]
+        finally:
+            if hold:
+                signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            raise InterruptedAfterWriting(list(contents))
+    finally:
+        for temporary in temporaries.values():
+            try:
+                os.unlink(temporary)
+            except FileNotFoundError:
+                pass
