@@ -49,9 +49,10 @@ def _commands(engine: str, name: str) -> list[list[str]]:
 def _first_error(log: str) -> str:
     """The first error line of a LaTeX log (file-line-error style, or "! ...")."""
     for line in log.splitlines():
-        if line.startswith("! ") or ":" in line and line.split(":")[1:2] and line.split(":")[1].isdigit():
+        parts = line.split(":", 2)
+        if line.startswith("! ") or (len(parts) == 3 and parts[1].isdigit()):
             return line.strip()
-    return "see its log"
+    return "no error line in its log"
 
 
 def compile_pdf(tex: Path, engine: str) -> Path:
@@ -74,8 +75,14 @@ def compile_pdf(tex: Path, engine: str) -> Path:
             built = work / target.name
             if done.returncode != 0 or not built.is_file():
                 log_file = work / tex.with_suffix(".log").name
-                log = log_file.read_text(errors="replace") if log_file.is_file() else ""
-                raise LatexError(f"--pdf: {engine} failed on {tex.name} ({_first_error(log)}); "
+                if not log_file.is_file():
+                    raise LatexError(f"--pdf: {engine} failed on {tex.name} and wrote no log; "
+                                     f"the .tex files are written, no PDF")
+                log = log_file.read_bytes()
+                kept = tex.with_suffix(".log")
+                write_files({kept: log})  # the whole story, beside the .tex
+                raise LatexError(f"--pdf: {engine} failed on {tex.name} "
+                                 f"({_first_error(log.decode('utf-8', 'replace'))}; log in {kept}); "
                                  f"the .tex files are written, no PDF")
         write_files({target: built.read_bytes()})  # atomically: all of it, or the old file kept
     return target

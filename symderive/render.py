@@ -36,6 +36,7 @@ __all__ = ["MathPrinter", "TextPrinter", "plain_text", "Cell", "Notation", "rend
 MAX_MATRIX_ROWS = 8
 MAX_MATRIX_COLS = 6
 MAX_SUM_TERMS = 3  # a longer sum inside a matrix entry prints as "a + b + \cdots + z"
+MAX_ENTRY_WIDTH = 40  # visible characters of one entry; a wider one prints expanded and elided
 MAX_SUM_MATRIX_COLS = 4  # columns shown of a matrix whose entries are sums
 MAX_CHAIN_TERMS = 12  # terms of the written-out chain-rule sum before eliding
 LINE_WIDTH = 48  # visible characters on one line of a written-out sum
@@ -64,6 +65,7 @@ class MathPrinter(LatexPrinter):
         "output": "Y",
         "upstream_fraction": False,
         "max_terms": None,
+        "max_width": None,
         "bold": True,
     }
 
@@ -86,6 +88,12 @@ class MathPrinter(LatexPrinter):
             return r"\frac{\partial f}{\partial %s}" % name_tex(self._settings["output"], self._settings["bold"])
         return name_tex(name, self._settings["bold"])
 
+    def parenthesize(self, item, level, is_neg=False, strict=False) -> str:
+        text = super().parenthesize(item, level, is_neg, strict)
+        if level == PRECEDENCE["Pow"] and text.endswith(r"\right)"):
+            return "{%s}" % text  # the base of a power: (a + b)^{2} as {(a + b)}^{2}, as chktex asks
+        return text
+
     def _print_Transpose(self, expr: sympy.Transpose) -> str:
         arg = expr.arg
         inner = self._print(arg)
@@ -102,15 +110,54 @@ class MathPrinter(LatexPrinter):
         joiner = "" if all(len(k) == 1 for k in indices) else ","
         return self._entry(str(expr.base), joiner.join(indices))
 
+    def doprint(self, expr) -> str:
+        """``expr`` printed; past ``max_width`` visible characters, its expanded
+        sum with the middle terms elided, or a note of its size: an entry of a
+        matrix must not outgrow the page (nor TeX's largest dimension)."""
+        text = super().doprint(expr)
+        limit = self._settings["max_width"]
+        if limit is None or _visible_width(text) <= limit:
+            return text
+        terms = sympy.Add.make_args(sympy.expand(expr))
+        if len(terms) > 2:
+            ordered = sorted(terms, key=_natural_key)
+            shorter = self._elided_sum(ordered[0], ordered[-1])
+            if _visible_width(shorter) <= limit:
+                return shorter
+            return r"\text{(a sum of %d terms)}" % len(terms)
+        return r"\text{(%d symbols long)}" % len(text)
+
+    def _elided_sum(self, first, last) -> str:
+        """``first + ... + last``, a negative last term written with a minus."""
+        head = self._print(first)
+        if last.could_extract_minus_sign():
+            return "%s + \\cdots - %s" % (head, self.parenthesize(-last, PRECEDENCE["Add"], strict=True))
+        return "%s + \\cdots + %s" % (head, self._print(last))
+
     def _print_Add(self, expr: sympy.Add, order=None) -> str:
         limit = self._settings["max_terms"]
         terms = self._as_ordered_terms(expr, order=order)
         if limit is None or len(terms) <= limit:
             return super()._print_Add(expr, order)
+        # in the order of their indices (G_{3,9} before G_{3,10}), the head and the
+        # last term on their own, with the dots between
+        terms = sorted(terms, key=_natural_key)
         head = sympy.Add(*terms[: limit - 1], evaluate=False)
-        # print the head and the last term on their own, with the dots between
-        return "%s + \\cdots + %s" % (super()._print_Add(head, order="none"),
-                                      self._print(terms[-1]))
+        text = super()._print_Add(head, order="none")
+        last = terms[-1]
+        if last.could_extract_minus_sign():
+            return "%s + \\cdots - %s" % (text, self.parenthesize(-last, PRECEDENCE["Add"], strict=True))
+        return "%s + \\cdots + %s" % (text, self._print(last))
+
+
+def _natural_key(term: sympy.Expr) -> tuple:
+    """A sort key ordering terms by the indices of their entries, as numbers
+    (X_{2,9} before X_{2,10}), then by their text, for a deterministic order."""
+    entries = []
+    for symbol in sorted(term.free_symbols, key=str):
+        parsed = entry_indices(symbol)
+        entries.append((parsed[0], int(parsed[1]), int(parsed[2])) if parsed else (str(symbol), 0, 0))
+    return (sorted(entries), str(term))
 
 
 class TextPrinter(StrPrinter):
@@ -180,6 +227,11 @@ class ExprPrinter:
         def wrap(sub, bare: bool) -> str:
             return self(sub) if bare else r"\left(%s\right)" % self(sub)
 
+        def base(sub, bare: bool) -> str:
+            """A base of a superscript: one ending in a parenthesis goes in braces, as chktex asks."""
+            text = wrap(sub, bare)
+            return "{%s}" % text if text.endswith(r"\right)") else text
+
         if isinstance(node, E.Name):
             if node.name == self.upstream and self.fraction:
                 return r"\frac{\partial f}{\partial %s}" % name_tex(self.output, self.bold)
@@ -214,11 +266,11 @@ class ExprPrinter:
             return "-" + wrap(node.operand, not isinstance(node.operand, (E.Add, E.Sub, E.Neg)))
         if isinstance(node, E.Power):
             exponent = self(E.Number(node.exponent))
-            return r"%s^{\circ %s}" % (wrap(node.base, isinstance(node.base, (E.Name, E.Call))
+            return r"%s^{\circ %s}" % (base(node.base, isinstance(node.base, (E.Name, E.Call))
                                             and not (isinstance(node.base, E.Call) and node.base.function == "inv")),
                                         exponent)
         if isinstance(node, E.Transpose):
-            return r"%s^{\top}" % wrap(node.operand, isinstance(node.operand, (E.Name, E.Identity, E.Ones)))
+            return r"%s^{\top}" % base(node.operand, isinstance(node.operand, (E.Name, E.Identity, E.Ones)))
         if isinstance(node, E.Call):
             arg = self(node.argument)
             if node.function in _ELEMENTWISE_TEX:
@@ -232,7 +284,7 @@ class ExprPrinter:
             if node.function == "det":
                 return r"\det\left(%s\right)" % arg
             if node.function == "inv":
-                return r"%s^{-1}" % wrap(node.argument, isinstance(node.argument, E.Name))
+                return r"%s^{-1}" % base(node.argument, isinstance(node.argument, E.Name))
         raise TypeError(f"cannot print {type(node).__name__}")
 
 
@@ -241,8 +293,8 @@ class IndexPrinter:
     X_{pr}, (W^\top)_{qj}, (G W^\top)_{ij}, \delta_{pi}, \sum_{r=1}^{m},
     \frac{\partial f}{\partial X_{ij}}."""
 
-    def __init__(self, upstream: str | None = None, output: str | None = None) -> None:
-        self.matrices = ExprPrinter(upstream, output or "Y", upstream_fraction=False)
+    def __init__(self, upstream: str | None = None, output: str | None = None, bold: bool = True) -> None:
+        self.matrices = ExprPrinter(upstream, output or "Y", upstream_fraction=False, bold=bold)
 
     @staticmethod
     def indices(*atoms) -> str:
@@ -257,8 +309,9 @@ class IndexPrinter:
         if isinstance(matrix, E.Name):
             return "%s_{%s}" % (entry_base_tex(matrix.name), index)
         if isinstance(matrix, E.Transpose) and isinstance(matrix.operand, E.Name):
-            return r"(%s^{\top})_{%s}" % (name_tex(matrix.operand.name, bold=False), index)
-        return r"\left(%s\right)_{%s}" % (self.matrices(matrix), index)
+            # braces round the parenthesis before a sub- or superscript: chktex asks for them
+            return r"{(%s^{\top})}_{%s}" % (name_tex(matrix.operand.name, bold=False), index)
+        return r"{\left(%s\right)}_{%s}" % (self.matrices(matrix), index)
 
     def __call__(self, node, level: int = 0) -> str:
         from . import index as I
@@ -300,11 +353,11 @@ class IndexPrinter:
         raise TypeError(f"cannot print {type(node).__name__}")
 
 
-def proof_data(report, printer: IndexPrinter | None = None) -> dict[str, Any]:
+def proof_data(report, printer: IndexPrinter | None = None, bold: bool = True) -> dict[str, Any]:
     """A checked derivation (prove.ProofReport) as data for the templates."""
     decl = report.derivation.declarations
     upstream, output = decl.upstream or (None, None)
-    printer = printer or IndexPrinter(upstream, output)
+    printer = printer or IndexPrinter(upstream, output, bold)
     steps = report.derivation.steps
     return {
         "title": report.derivation.title,
@@ -434,7 +487,7 @@ def _jacobian_view(derivation, name: str, printer: MathPrinter, plain: MathPrint
     whole = P * I <= TENSOR_MAX_ROWS and Q * J <= TENSOR_MAX_COLS
     blocks = None
     if whole:
-        blocks = [[matrix_cells(jac.block(p, q), plain, I, J) for q in range(Q)] for p in range(P)]
+        blocks = [[matrix_cells(jac.block(p, q), printer, I, J) for q in range(Q)] for p in range(P)]
     # the first slice dY_11/dA, written with the note's fractions and then by value
     variables = None
     if I <= MAX_MATRIX_ROWS and J <= MAX_MATRIX_COLS:
@@ -447,7 +500,7 @@ def _jacobian_view(derivation, name: str, printer: MathPrinter, plain: MathPrint
         "whole": blocks,
         "first_entry": _entry_tex(plain, out, 1, 1, sep_out),
         "slice_variables": variables,
-        "slice_values": matrix_cells(_Slice(jac, 0, 0), plain),
+        "slice_values": matrix_cells(_Slice(jac, 0, 0), printer),
     }
 
 
@@ -504,12 +557,23 @@ def _chain_rule_view(derivation, name: str, printer: MathPrinter, plain: MathPri
 
     terms = list(entry.terms)
     absent = sum(t.vanishes == VANISHES_ABSENT for t in entry.terms)
+    kept = [t for t in terms if t.vanishes is None]
+    # the sum as the note writes it, then by value, then without its vanishing
+    # terms (only when some vanish: otherwise that line would repeat the one before)
+    groups = [(True, _lines(terms, "symbolic", show)), (False, _lines(terms, "shown", show))]
+    if len(kept) < len(terms):
+        groups.append((False, _lines(kept, "shown", show)))
+    rows = []
+    for symbolic, lines in groups:
+        for k, line in enumerate(lines):
+            if line:
+                rows.append({"opens": k == 0, "symbolic": symbolic, "terms": line, "zero": False})
+    if not kept:  # every term vanishes (or there are none): the sum is 0
+        rows.append({"opens": True, "symbolic": False, "terms": [], "zero": True})
     return {
         "entry": variable,
         "P": P, "Q": Q,
-        "symbolic_lines": _lines(terms, "symbolic", show),
-        "value_lines": _lines(terms, "shown", show),
-        "final_lines": _lines([t for t in terms if t.vanishes is None], "shown", show),
+        "rows": rows,
         "count": len(terms),
         "vanishing_absent": absent,
         "vanishing_derivative": entry.vanishing - absent,
@@ -526,7 +590,8 @@ def document_data(derivation, notation: Notation | None = None) -> dict[str, Any
 
     names = {"upstream": derivation.upstream_name, "output": derivation.output_name, "bold": bold}
     plain = MathPrinter({**names})
-    printer = MathPrinter({**names, "max_terms": MAX_SUM_TERMS})
+    # entries of matrices and terms of sums: elided, and never wider than MAX_ENTRY_WIDTH
+    printer = MathPrinter({**names, "max_terms": MAX_SUM_TERMS, "max_width": MAX_ENTRY_WIDTH})
     fraction = notation.upstream == "fraction"
     display = ExprPrinter(derivation.upstream_name, derivation.output_name, fraction, bold)
     short = ExprPrinter(derivation.upstream_name, derivation.output_name, False, bold)
@@ -590,7 +655,7 @@ def document_data(derivation, notation: Notation | None = None) -> dict[str, Any
         "identities": [_identity_row(identity, plain, display, derivation, bold)
                        for identity in derivation.identities],
         "verified": derivation.verified,
-        "general": [proof_data(report) for report in derivation.general_proofs.values()],
+        "general": [proof_data(report, bold=bold) for report in derivation.general_proofs.values()],
         "general_proven": derivation.proven_for_all_sizes,
     }
 

@@ -136,7 +136,9 @@ def test_the_same_input_gives_the_same_bytes_across_processes_and_hash_seeds(tmp
         out.mkdir()
         report = json.loads(_run(args + ["--json", "--out", str(out)], seed))
         written = os.path.basename(report.pop("output"))
+        fragment = os.path.basename(report.pop("fragment"))
         if name:
             assert written == name
-        results.append((written, (out / written).read_bytes(), json.dumps(report, sort_keys=True)))
+        results.append((written, (out / written).read_bytes(), (out / fragment).read_bytes(),
+                        json.dumps(report, sort_keys=True)))
     assert results[0] == results[1]

@@ -1,0 +1,138 @@
+"""Nothing runs off the page, and chktex has nothing to say, at every size.
+
+Each document is compiled with pdflatex twice (the second pass resolves
+references) in its standalone form, and its fragment is compiled inside a
+minimal host document that loads only the packages the fragment's header
+lists.  A test fails on any error, any Overfull box (too wide or too tall),
+any undefined or multiply defined reference, and any chktex warning.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from symderive import derive
+
+from catalogue import CATALOGUE
+from conftest import IN_CI, pdflatex_or_skip
+
+# The seed note's product at every size from (1,1,1) to (64,64,64), and lopsided shapes.
+CUBES = [(k, k, k) for k in range(1, 65)]
+LOPSIDED = [(1, 64, 1), (64, 1, 64), (2, 3, 12), (11, 2, 3), (12, 3, 11), (1, 1, 64), (64, 64, 1)]
+
+EXTRA = [
+    ("tanh(X @ W + b)", {"X": (3, 2), "W": (2, 4), "b": (1, 4)}),
+    ("sigmoid(X @ W1) @ W2", {}),
+    ("sum(exp(X @ W))", {}),
+    ("trace(inv(A) @ B)", {}),
+    ("a_long_name_matrix @ another_long_name", {}),
+    ("X_1 @ W_2", {}),
+]
+
+
+def _catalogue_cases():
+    seen, cases = set(), []
+    for entry in CATALOGUE:
+        shapes = {name: shape for name, shape in entry.shapes.items() if name != "G"}
+        key = (entry.expression, tuple(sorted(shapes.items())))
+        if key not in seen:
+            seen.add(key)
+            cases.append(pytest.param(entry.expression, shapes, id=f"eq{entry.equation}:{entry.expression}"))
+    return cases
+
+
+def chktex_or_skip() -> str:
+    found = shutil.which("chktex")
+    if found is None:
+        message = "chktex is not installed (Debian: apt-get install chktex)"
+        if IN_CI:
+            pytest.fail(message + "; CI must install it (see .ci/run)")
+        pytest.skip(message)
+    return found
+
+
+def _compile(folder: Path, name: str) -> str:
+    engine = pdflatex_or_skip()
+    for _ in range(2):
+        done = subprocess.run([engine, "-no-shell-escape", "-halt-on-error", "-interaction=nonstopmode",
+                               f"{name}.tex"], cwd=folder, capture_output=True, timeout=300)
+    log = (folder / f"{name}.log").read_text(encoding="latin-1")
+    assert done.returncode == 0, "\n".join(line for line in log.splitlines() if line.startswith("!")) or log[-3000:]
+    return log
+
+
+def layout_problems(log: str) -> list[str]:
+    """Every line of a pdflatex log that says something is off the page or unresolved."""
+    lines = log.splitlines()
+    found = []
+    for k, line in enumerate(lines):
+        if re.match(r"(Overfull|Underfull) \\[hv]box", line) and line.startswith("Overfull"):
+            found.append(" ".join(lines[k:k + 3]))
+        elif "multiply defined" in line or "There were undefined references" in line \
+                or re.search(r"Reference .* undefined", line):
+            found.append(line)
+    return found
+
+
+def chktex_warnings(folder: Path, name: str) -> list[str]:
+    done = subprocess.run([chktex_or_skip(), "-q", "-v0", f"{name}.tex"], cwd=folder,
+                          capture_output=True, text=True, timeout=120)
+    return [line for line in done.stdout.splitlines() if line.strip()]
+
+
+def check_both_forms(derivation, folder: Path) -> None:
+    standalone = derivation.latex()
+    fragment = derivation.latex(fragment=True)
+    (folder / "doc.tex").write_text(standalone, encoding="utf-8")
+    (folder / "part.tex").write_text(fragment, encoding="utf-8")
+    packages = re.findall(r"^%   (\\usepackage\{[a-z]+\})$", fragment, flags=re.M)
+    host = "\n".join([r"\documentclass{article}", *packages, r"\begin{document}",
+                      r"Some notes of the lecturer's own.", r"\input{part}", r"\end{document}", ""])
+    (folder / "host.tex").write_text(host, encoding="utf-8")
+    problems = {
+        "standalone": layout_problems(_compile(folder, "doc")),
+        "fragment in a host": layout_problems(_compile(folder, "host")),
+        "chktex standalone": chktex_warnings(folder, "doc"),
+        "chktex fragment": chktex_warnings(folder, "part"),
+    }
+    assert not any(problems.values()), {k: v[:5] for k, v in problems.items() if v}
+
+
+@pytest.mark.latex
+@pytest.mark.parametrize("n, m, d", CUBES + LOPSIDED, ids=lambda v: str(v))
+def test_the_note_fits_the_page(tmp_path, n, m, d):
+    check_both_forms(derive(n=n, m=m, d=d, max_work=10**9), tmp_path)
+
+
+@pytest.mark.latex
+@pytest.mark.parametrize("expression, shapes", _catalogue_cases() + [
+    pytest.param(e, s, id=e) for e, s in EXTRA])
+def test_every_catalogue_expression_fits_the_page(tmp_path, expression, shapes):
+    check_both_forms(derive(expression, shapes=shapes, max_work=10**9), tmp_path)
+
+
+@pytest.mark.latex
+def test_notation_options_fit_the_page(tmp_path):
+    derivation = derive("tanh(X @ W + b)", shapes={"X": (3, 2), "W": (2, 4), "b": (1, 4)})
+    for k, options in enumerate([{"upstream": "short"}, {"bold": False},
+                                 {"title": "Week 3 & a long title about backpropagation, 100% checked"}]):
+        folder = tmp_path / str(k)
+        folder.mkdir()
+        standalone = derivation.latex(**options)
+        (folder / "doc.tex").write_text(standalone, encoding="utf-8")
+        assert not layout_problems(_compile(folder, "doc")), options
+        assert not chktex_warnings(folder, "doc"), options
+
+
+def test_the_checks_can_fail(tmp_path):
+    # the detectors themselves: an overfull line and a chktex warning are seen
+    log = "Overfull \\hbox (12.0pt too wide) in paragraph at lines 3--4\n[]\\OT1/cmr/m/n/10 x\n"
+    assert layout_problems(log)
+    (tmp_path / "bad.tex").write_text("\\documentclass{article}\\begin{document}\nSee figure \\ref{x}.\n"
+                                      "\\end{document}\n")
+    assert chktex_warnings(tmp_path, "bad")
