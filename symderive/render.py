@@ -67,6 +67,7 @@ class MathPrinter(LatexPrinter):
         "max_terms": None,
         "max_width": None,
         "bold": True,
+        "factor_order": (),  # names whose entries lead a product, in this order
     }
 
     def _entry(self, base: str, index: str) -> str:
@@ -87,6 +88,40 @@ class MathPrinter(LatexPrinter):
         if name == self._settings["upstream"] and self._settings["upstream_fraction"]:
             return r"\frac{\partial f}{\partial %s}" % name_tex(self._settings["output"], self._settings["bold"])
         return name_tex(name, self._settings["bold"])
+
+    def _print_Mul(self, expr) -> str:
+        """Products of entries in the note's order: the upstream gradient first,
+        then the matrices in the order the expression names them (X_11 W_11, as
+        the note writes X_pr W_rq, where sympy's own order would be W_11 X_11)."""
+        order = self._settings["factor_order"]
+        if not order or not expr.is_Mul:
+            return super()._print_Mul(expr)
+        if expr.could_extract_minus_sign():
+            return "- " + self.parenthesize(-expr, PRECEDENCE["Mul"])
+        if any(factor.is_Pow and factor.exp.is_negative for factor in expr.args):
+            return super()._print_Mul(expr)  # a fraction: sympy's layout
+        factors = expr.as_ordered_factors()
+
+        def rank(position_factor):
+            position, factor = position_factor
+            if factor.is_Number:
+                return (0, 0, position)
+            base = factor.base if factor.is_Pow else factor
+            parsed = entry_indices(base) if isinstance(base, sympy.Symbol) else None
+            if parsed is not None and parsed[0] in order:
+                return (1, order.index(parsed[0]), position)
+            return (2, 0, position)
+
+        ordered = [factor for _, factor in sorted(enumerate(factors), key=rank)]
+        if ordered == factors:
+            return super()._print_Mul(expr)
+        texts = []
+        for k, factor in enumerate(ordered):
+            text = self._print(factor)
+            if self._needs_mul_brackets(factor, first=k == 0, last=k == len(ordered) - 1):
+                text = r"\left(%s\right)" % text
+            texts.append(text)
+        return " ".join(texts)
 
     def parenthesize(self, item, level, is_neg=False, strict=False) -> str:
         text = super().parenthesize(item, level, is_neg, strict)
@@ -588,7 +623,11 @@ def document_data(derivation, notation: Notation | None = None) -> dict[str, Any
     def matrix_name(name: str) -> str:
         return name_tex(name, bold)
 
-    names = {"upstream": derivation.upstream_name, "output": derivation.output_name, "bold": bold}
+    # in products, the upstream gradient's entries first, then the matrices in the expression's order
+    factor_order = tuple(([derivation.upstream_name] if derivation.upstream_name else [])
+                         + [str(name) for name in derivation.shapes])
+    names = {"upstream": derivation.upstream_name, "output": derivation.output_name, "bold": bold,
+             "factor_order": factor_order}
     plain = MathPrinter({**names})
     # entries of matrices and terms of sums: elided, and never wider than MAX_ENTRY_WIDTH
     printer = MathPrinter({**names, "max_terms": MAX_SUM_TERMS, "max_width": MAX_ENTRY_WIDTH})

@@ -54,6 +54,9 @@ def test_the_default_notation_is_the_notes():
     source = derive(n=2, m=2, d=2).latex()
     assert r"\frac{\partial f}{\partial \mathbf{X}} = \frac{\partial f}{\partial \mathbf{Y}} \mathbf{W}^{\top}" in source
     assert r"\mathbf{X}^{\top} \frac{\partial f}{\partial \mathbf{Y}}" in source
+    # entries in products in the note's order: Y_pq = sum_r X_pr W_rq, and G_iq W_jq in the chain rule
+    assert r"X_{11} W_{11} + X_{12} W_{21}" in source and "W_{11} X_{11}" not in source
+    assert r"G_{11} W_{11} + G_{12} W_{12}" in source
 
 
 def test_the_short_upstream_name_is_introduced_and_used():
