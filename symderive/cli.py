@@ -22,7 +22,7 @@ from .errors import BadInput, ExitStatus, SymderiveError
 from .pipeline import DEFAULT_MAX_WORK, DEFAULT_SIZES, CheckResult, Derivation, check, derive
 from .latex import compile_pdf, find_engine
 from .progress import Progress
-from .render import UPSTREAM_NOTATIONS, InterruptedAfterWriting, output_filename, write_files
+from .render import UPSTREAM_NOTATIONS, InterruptedAfterWriting, output_filename, render_forms, write_files
 from .shapes import shape_argument, size_argument
 
 __all__ = ["main", "run"]
@@ -311,7 +311,8 @@ def _run(argv: list[str], stdout: TextIO) -> int:
     notation = {"upstream": args.upstream_notation, "bold": not args.plain_names, "title": args.title}
     path = folder / output_filename(derivation)
     fragment_path = folder / output_filename(derivation, fragment=True)
-    texts = {path: derivation.latex(**notation), fragment_path: derivation.latex(fragment=True, **notation)}
+    standalone, fragment = render_forms(derivation, derivation._notation(**notation))
+    texts = {path: standalone, fragment_path: fragment}
     try:
         write_files(texts)  # both or neither
     except OSError as problem:

@@ -600,6 +600,12 @@ class CheckResult:
     def holds(self) -> bool:
         return self.verdict.holds and (self.witness is None or self.witness.agrees is not False)
 
+    def _repr_latex_(self) -> str:
+        """Jupyter shows the claim, = or not, and what was checked, as rendered maths."""
+        from .render import render_check
+
+        return render_check(self)
+
     def report(self) -> dict[str, Any]:
         return {
             "expression": str(self.expression), "wrt": self.wrt, "claim": str(self.claim),

@@ -29,7 +29,7 @@ from sympy.printing.str import StrPrinter
 from .build import entry_indices, separates_indices
 from .engine import to_sympy
 
-__all__ = ["MathPrinter", "TextPrinter", "plain_text", "Cell", "Notation", "render_document", "render_notebook",
+__all__ = ["MathPrinter", "TextPrinter", "plain_text", "Cell", "Notation", "render_document", "render_forms", "render_notebook", "render_check",
            "write_atomic", "write_files", "InterruptedAfterWriting", "template_dir", "escape_latex", "output_filename", "output_stem"]
 
 # Elision bounds: beyond these a matrix shows corners, a sum its ends.
@@ -171,12 +171,11 @@ class MathPrinter(LatexPrinter):
 
     def _print_Add(self, expr: sympy.Add, order=None) -> str:
         limit = self._settings["max_terms"]
-        terms = self._as_ordered_terms(expr, order=order)
-        if limit is None or len(terms) <= limit:
+        if limit is None or len(expr.args) <= limit:
             return super()._print_Add(expr, order)
         # in the order of their indices (G_{3,9} before G_{3,10}), the head and the
         # last term on their own, with the dots between
-        terms = sorted(terms, key=_natural_key)
+        terms = sorted(expr.args, key=_natural_key)
         head = sympy.Add(*terms[: limit - 1], evaluate=False)
         text = super()._print_Add(head, order="none")
         last = terms[-1]
@@ -189,9 +188,13 @@ def _natural_key(term: sympy.Expr) -> tuple:
     """A sort key ordering terms by the indices of their entries, as numbers
     (X_{2,9} before X_{2,10}), then by their text, for a deterministic order."""
     entries = []
-    for symbol in sorted(term.free_symbols, key=str):
-        parsed = entry_indices(symbol)
-        entries.append((parsed[0], int(parsed[1]), int(parsed[2])) if parsed else (str(symbol), 0, 0))
+    for factor in (term.args if term.is_Mul else (term,)):
+        base = factor.base if factor.is_Pow else factor
+        if isinstance(base, sympy.Symbol):
+            parsed = entry_indices(base)
+            entries.append(parsed if parsed else (base.name, 0, 0))
+        elif not factor.is_Number:
+            entries.extend((symbol.name, 0, 0) for symbol in sorted(factor.free_symbols, key=str))
     return (sorted(entries), str(term))
 
 
@@ -778,6 +781,31 @@ def render_document(derivation, fragment: bool = False, notation: Notation | Non
     template = environment().get_template("document.tex.j2")
     layout = "fragment.tex.j2" if fragment else "standalone.tex.j2"
     return template.render(layout=layout, **document_data(derivation, notation))
+
+
+def render_forms(derivation, notation: Notation | None = None) -> tuple[str, str]:
+    """The standalone document and the fragment, from one pass over the data."""
+    data = document_data(derivation, notation)
+    template = environment().get_template("document.tex.j2")
+    return (template.render(layout="standalone.tex.j2", **data),
+            template.render(layout="fragment.tex.j2", **data))
+
+
+def render_check(result) -> str:
+    """A CheckResult as maths only, for Jupyter's ``_repr_latex_``."""
+    output = "Y"
+    names = {result.upstream_name, result.wrt, *result.shapes}
+    while output in names:  # the output's letter must not be one of the inputs'
+        output += "'"
+    display = ExprPrinter(result.upstream_name, output)
+    found = result.verdict.counterexample
+    # a 1x1 expression is differentiated directly: it is f itself
+    output_tex = "f" if result.upstream_name is None else name_tex(output)
+    return environment().get_template("check.tex.j2").render(
+        output=output_tex, expression=display(result.expression), wrt=name_tex(result.wrt),
+        claim=display(result.claim), holds=result.holds, for_all_sizes=result.for_all_sizes,
+        counterexample=None if found is None else found.index,
+        shapes=[{"tex": name_tex(n), "rows": r, "cols": c} for n, (r, c) in result.shapes.items()])
 
 
 def render_notebook(derivation, notation: Notation | None = None) -> str:

@@ -110,6 +110,16 @@ def test_a_notebook_shows_the_closed_forms_as_maths():
     assert r"\text{ only}" in derive("tanh(X @ W)")._repr_latex_()
 
 
+def test_a_notebook_shows_a_check_as_maths():
+    from symderive import check
+
+    shown = check("X @ W", "X", "G @ W.T", n=3, m=2, d=4)._repr_latex_()
+    assert shown.startswith("$$") and r"\mathbf{Y} &= \mathbf{X} \mathbf{W}" in shown
+    assert r"&= \frac{\partial f}{\partial \mathbf{Y}} \mathbf{W}^{\top}" in shown and "proven for all sizes" in shown
+    wrong = check("trace(X @ A)", "X", "A", shapes={"X": (2, 2)})._repr_latex_()
+    assert r"f &= \operatorname{tr}" in wrong and r"\neq \mathbf{A}" in wrong and "entry" in wrong
+
+
 # --- --pdf --------------------------------------------------------------------------
 
 
