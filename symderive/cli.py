@@ -301,17 +301,18 @@ def _run(argv: list[str], stdout: TextIO) -> int:
             _check_summary(result, stdout)
         return int(ExitStatus.VERIFIED if result.holds else ExitStatus.REFUTED)
     folder = _output_folder(args.out)
-    engine = find_engine() if args.pdf else None  # before any work: no engine, nothing written
+    # checked before any work: a bad title or no LaTeX engine, and nothing is written
+    notation = Derivation._notation(args.upstream_notation, not args.plain_names, args.title)
+    engine = find_engine() if args.pdf else None
     progress = Progress()  # draws on stderr only when it is a terminal
     if command == "note":
         derivation = derive(max_work=max_work, progress=progress, **_sizes(args))
     else:
         derivation = derive(args.expression, shapes=_shapes(args), wrt=args.wrt,
                             upstream=args.upstream, max_work=max_work, progress=progress, **_sizes(args))
-    notation = {"upstream": args.upstream_notation, "bold": not args.plain_names, "title": args.title}
     path = folder / output_filename(derivation)
     fragment_path = folder / output_filename(derivation, fragment=True)
-    standalone, fragment = render_forms(derivation, derivation._notation(**notation))
+    standalone, fragment = render_forms(derivation, notation)
     texts = {path: standalone, fragment_path: fragment}
     try:
         write_files(texts)  # both or neither

@@ -449,6 +449,25 @@ class Notation:
             raise ValueError(f"bold must be True or False, not {self.bold!r}")
         if self.title is not None and not isinstance(self.title, str):
             raise ValueError(f"title must be text, not {type(self.title).__name__}")
+        for ch in self.title or "":
+            if not _typesettable(ch):
+                raise ValueError(f"title: the character {ch!r} (U+{ord(ch):04X}) cannot be typeset by "
+                                 f"pdflatex with its default fonts; write it another way")
+
+
+# Characters of Latin-1 and Latin Extended-A that pdflatex's default (OT1)
+# fonts cannot typeset, measured one by one with pdflatex: guillemets, eth,
+# thorn, ogoneks, barred and other letters the OT1 encoding lacks.
+_UNTYPESETTABLE = frozenset(chr(c) for c in (
+    0xAB, 0xBB, 0xD0, 0xDE, 0xF0, 0xFE, 0x104, 0x105, 0x110, 0x111, 0x118, 0x119, 0x126, 0x127,
+    0x12E, 0x12F, 0x138, 0x13F, 0x140, 0x149, 0x14A, 0x14B, 0x166, 0x167, 0x172, 0x173, 0x17F))
+
+
+def _typesettable(ch: str) -> bool:
+    """Whether a character of a user's title can go into the document: printable
+    ASCII, control characters (escaped as spaces), or a Latin letter pdflatex has."""
+    code = ord(ch)
+    return code < 0x7F or (0xA0 <= code < 0x180 and ch not in _UNTYPESETTABLE)
 
 
 @dataclass(frozen=True)

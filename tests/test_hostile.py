@@ -51,6 +51,8 @@ ROWS = [
     ("undefined everywhere", ["derive", "log(X - X)"], 2, "undefined"),
     ("singular inverse", ["derive", "inv(X - X)", "--shape", "X=2x2"], 2, "no inverse"),
     ("shape for a missing matrix", ["derive", "X @ W", "--shape", "Q=2x2"], 2, "no matrix 'Q'"),
+    ("title pdflatex cannot typeset", ["--title", "\u2202f/\u2202X"], 2, "U+2202"),
+    ("unknown notation", ["--upstream-notation", "dfdY"], 2, "invalid choice"),
     ("derivation file missing", ["prove", "no-such-file.sd"], 2, "no-such-file.sd"),
     ("derivation file with a syntax error", ["prove", os.path.join(EXAMPLES, "..", "README.md")], 2, "line"),
 ]

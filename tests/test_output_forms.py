@@ -79,10 +79,23 @@ def test_a_users_title_is_text_not_latex():
         in source.replace("\n", "")
 
 
-@pytest.mark.parametrize("options", [{"upstream": "dfdY"}, {"bold": "yes"}, {"title": 3}])
+@pytest.mark.parametrize("options", [{"upstream": "dfdY"}, {"bold": "yes"}, {"title": 3},
+                                     {"title": "Gradient \u2202f/\u2202X"}, {"title": "\U0001F600"}])
 def test_bad_notation_is_refused(options):
     with pytest.raises(BadInput):
         derive(n=1, m=1, d=1).latex(**options)
+
+
+@pytest.mark.latex
+def test_every_title_character_allowed_compiles(tmp_path):
+    # every character a title may hold, all at once, through pdflatex
+    from conftest import compile_latex
+    from symderive.render import _typesettable
+
+    allowed = "".join(chr(c) for c in range(32, 0x300) if _typesettable(chr(c)))
+    assert "é" in allowed and "ß" in allowed and "ł" in allowed and "%" in allowed
+    code, log = compile_latex(derive(n=1, m=1, d=1).latex(title=allowed), tmp_path)
+    assert code == 0, [line for line in log.splitlines() if line.startswith("!")]
 
 
 def test_notation_flags_on_the_command_line(tmp_path):
