@@ -147,6 +147,22 @@ def test_pdf_is_written_beside_the_tex(tmp_path):
         "XW_X2x2_W2x2.pdf", "XW_X2x2_W2x2.tex", "XW_X2x2_W2x2_fragment.tex"]  # no log, aux, temporaries
 
 
+@pytest.mark.latex
+def test_pdf_with_pdflatex_alone(tmp_path, monkeypatch):
+    # no latexmk on the PATH: pdflatex itself, run twice for the cross-references
+    engine = pdflatex_or_skip()
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "pdflatex").symlink_to(engine)
+    monkeypatch.setenv("PATH", str(folder))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code, _, err = run("derive", "tanh(X @ W1) @ W2", "--out", str(out_dir), "--pdf")  # has a \ref
+    assert code == 0, err
+    pdf = next(out_dir.glob("*.pdf"))
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+
 def _fake_path(tmp_path: Path, engines: dict[str, str]) -> str:
     """A PATH holding only the given fake executables (name -> shell script body)."""
     folder = tmp_path / "bin"
