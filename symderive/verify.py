@@ -82,6 +82,12 @@ def is_zero(expr) -> bool | None:
     rational = _in_exponentials(expr)
     if rational is not None:
         return _rational_is_zero(rational)
+    # Other exponentials (of a fraction, of a sigmoid) each as an opaque unknown:
+    # if the result is 0 for every value of those unknowns, it is 0 for theirs.
+    # (Not the converse: a nonzero result decides nothing, and is not trusted.)
+    abstracted = _in_exponentials(expr, opaque=True)
+    if abstracted is not None and _rational_is_zero(abstracted):
+        return True
     expanded = sympy.expand(expr)
     if expanded == 0:
         return True
@@ -96,9 +102,16 @@ def _rational_is_zero(expr: sympy.Expr) -> bool:
     return sympy.expand(sympy.numer(sympy.together(expr))) == 0
 
 
-def _in_exponentials(expr: sympy.Expr) -> sympy.Expr | None:
+def _in_exponentials(expr: sympy.Expr, opaque: bool = False) -> sympy.Expr | None:
     """``expr`` as a rational function of its symbols and of new unknowns t_m = e^m
-    for monomials m, or None when it is not of that kind (logs, roots, e^(x/2))."""
+    for monomials m, or None when it is not of that kind (logs, roots, e^(x/2)).
+
+    With ``opaque``, an exponential of anything else, e^g, becomes an unknown of
+    its own, one per argument g (put in a canonical form first, its own
+    exponentials already replaced, so that equal arguments share an unknown).
+    Such unknowns are not independent of the symbols, so only a zero result
+    means anything.
+    """
     rewritten = expr.rewrite(sympy.exp)
     unknowns: dict[sympy.Expr, sympy.Dummy] = {}
 
@@ -108,7 +121,10 @@ def _in_exponentials(expr: sympy.Expr) -> sympy.Expr | None:
             coefficient, monomial = term.as_coeff_Mul()
             if not coefficient.is_Integer or not all(f.is_Symbol or (f.is_Pow and f.base.is_Symbol and f.exp.is_Integer)
                        for f in sympy.Mul.make_args(monomial)):
-                raise ValueError  # not an integer multiple of a monomial
+                if not opaque:
+                    raise ValueError  # not an integer multiple of a monomial
+                canonical = sympy.cancel(sympy.together(e.args[0]))
+                return unknowns.setdefault(("opaque", canonical), sympy.Dummy("u"))
             result *= unknowns.setdefault(monomial, sympy.Dummy("t")) ** coefficient
         return result
 

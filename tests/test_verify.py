@@ -150,3 +150,19 @@ def test_the_fast_comparison_of_stored_entries_still_refutes(square):
     assert verify.equal_index_formula(lambda k: jac.entries.get(k, 0), jac.entries, right, *args).holds
     verdict = verify.equal_index_formula(lambda k: jac.entries.get(k, 0), jac.entries, wrong, *args)
     assert not verdict.holds and verdict.counterexample is not None
+
+
+def test_exponentials_of_non_monomials_are_decided_soundly():
+    x, y = sympy.symbols("x y")
+    sig = lambda t: 1 / (1 + sympy.exp(-t))
+    # d/dx sigmoid(sigmoid(x)) by the chain rule, and the same with x/2 inside:
+    # e^(-sigmoid(x)) and e^(-x/2) are not exponentials of monomials
+    for inner in (sig(x), x / 2):
+        outer = sig(inner)
+        derivative = sympy.diff(outer, x)
+        claimed = outer * (1 - outer) * sympy.diff(inner, x)
+        assert verify.is_zero(derivative - claimed) is True
+    # equal only in form: different arguments stay different, never "zero"
+    assert verify.is_zero(sympy.exp(sig(x)) - sympy.exp(sig(y))) is not True
+    assert verify.is_zero(sympy.exp(x / 2) - sympy.exp(x / 3)) is not True
+    assert verify.is_zero(sympy.exp(sig(x)) * sympy.exp(-sig(x)) - 1) is True  # found by the later steps
