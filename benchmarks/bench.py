@@ -3,10 +3,13 @@
     python benchmarks/bench.py                 # everything, sizes 4 8 16 32 64
     python benchmarks/bench.py --sizes 4 8 16  # fewer sizes
     python benchmarks/bench.py --budget 30     # seconds the naive route may take per size
+    python benchmarks/bench.py --repeat 5      # runs per measurement, the fastest kept (default 3)
 
 Each measurement runs in a fresh Python process, so that its wall time and
 its peak memory (the process's maximum resident set, which counts SymEngine's
-C++ allocations too) are its own.  At each size n = m = d it times:
+C++ allocations too) are its own; it is repeated (``--repeat``, default 3) and
+the fastest run kept, as timeit does, since other work on the machine only
+ever adds time.  The naive route runs once: it is the slow one.  At each size n = m = d it times:
 
 - symderive: ``derive(n=n, m=n, d=n)``, the full derivation and exact
   verification (Jacobian formulas, closed forms, numeric witness, general proof);
@@ -82,27 +85,36 @@ print(json.dumps({{"seconds": seconds, "peak_mb": resource.getrusage(resource.RU
 """
 
 
-def measure(kind: str, n: int, budget: float) -> dict | None:
-    """Run one measurement in a child process; None when it exceeds ``budget`` seconds."""
+def measure(kind: str, n: int, budget: float, repeat: int = 1) -> dict | None:
+    """Run a measurement in fresh child processes, ``repeat`` times, and keep the
+    fastest (noise from other work on the machine only ever adds time; the peak
+    memory is the largest seen); None when a run exceeds ``budget`` seconds."""
     code = WRAPPER.format(root=str(ROOT), n=n, body=CHILD[kind])
-    try:
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=budget)
-    except subprocess.TimeoutExpired:
-        return None
-    if done.returncode != 0:
-        raise SystemExit(f"{kind} at n={n} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    runs = []
+    for _ in range(repeat):
+        try:
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=budget)
+        except subprocess.TimeoutExpired:
+            return None
+        if done.returncode != 0:
+            raise SystemExit(f"{kind} at n={n} failed:\n{done.stderr}")
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {"seconds": min(run["seconds"] for run in runs), "peak_mb": max(run["peak_mb"] for run in runs)}
 
 
-def command_time() -> float:
-    """Wall time of ``python -m symderive --n 3 --m 2 --d 4``, start to written file."""
+def command_time(repeat: int = 1) -> float:
+    """Wall time of ``python -m symderive --n 3 --m 2 --d 4``, start to written files
+    (the fastest of ``repeat`` runs)."""
     import tempfile
 
-    with tempfile.TemporaryDirectory() as folder:
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "symderive", "--n", "3", "--m", "2", "--d", "4", "--out", folder],
-                       cwd=ROOT, capture_output=True, check=True)
-        return time.perf_counter() - start
+    times = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as folder:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "symderive", "--n", "3", "--m", "2", "--d", "4", "--out", folder],
+                           cwd=ROOT, capture_output=True, check=True)
+            times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def show(result: dict | None) -> str:
@@ -114,24 +126,29 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 8, 16, 32, 64])
     parser.add_argument("--budget", type=float, default=60.0,
                         help="seconds any one measurement may take (default 60)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="fresh-process runs of each measurement but the naive route, the "
+                             "fastest kept (default 3)")
     args = parser.parse_args(argv)
+    repeat = max(1, args.repeat)
 
-    proof = measure("general_proof", 0, args.budget)
+    print(f"each figure: the fastest of {repeat} fresh-process runs (the naive route: one run)")
+    proof = measure("general_proof", 0, args.budget, repeat)
     print(f"general proof for all sizes, both identities: {show(proof)}")
-    print(f"python -m symderive --n 3 --m 2 --d 4, start to written file: {command_time():.2f} s")
+    print(f"python -m symderive --n 3 --m 2 --d 4, start to written files: {command_time(repeat):.2f} s")
     print()
     print(f"{'n=m=d':>6} | {'symderive':>19} | {'naive SymPy route':>19} | {'floor, SymPy':>19} | "
           f"{'floor, SymEngine':>19} | {'sd/naive':>8} | {'sd/floor':>8} | {'growth':>6}")
     previous = None
     naive_gave_up = False
     for n in args.sizes:
-        ours = measure("symderive", n, args.budget)
+        ours = measure("symderive", n, args.budget, repeat)
         naive = None
         if not naive_gave_up:
             naive = measure("naive", n, args.budget)
             naive_gave_up = naive is None
-        floor_sympy = measure("floor_sympy", n, args.budget)
-        floor_engine = measure("floor_symengine", n, args.budget)
+        floor_sympy = measure("floor_sympy", n, args.budget, repeat)
+        floor_engine = measure("floor_symengine", n, args.budget, repeat)
         ratio_naive = f"{ours['seconds'] / naive['seconds']:8.4f}" if ours and naive else "       -"
         ratio_floor = f"{ours['seconds'] / floor_engine['seconds']:8.1f}" if ours and floor_engine else "       -"
         growth = f"{ours['seconds'] / previous:6.1f}" if ours and previous else "     -"
