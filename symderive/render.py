@@ -156,15 +156,15 @@ class MathPrinter(LatexPrinter):
         terms = sympy.Add.make_args(sympy.expand(expr))
         if len(terms) > 2:
             ordered = sorted(terms, key=_natural_key)
-            shorter = self._elided_sum(ordered[0], ordered[-1])
+            shorter = self._elided_sum(self._print(ordered[0]), ordered[-1])
             if _visible_width(shorter) <= limit:
                 return shorter
             return r"\text{(a sum of %d terms)}" % len(terms)
         return r"\text{(%d symbols long)}" % len(text)
 
-    def _elided_sum(self, first, last) -> str:
-        """``first + ... + last``, a negative last term written with a minus."""
-        head = self._print(first)
+    def _elided_sum(self, head: str, last) -> str:
+        """``head + ... + last`` (``head`` already printed), a negative last term
+        written with a minus."""
         if last.could_extract_minus_sign():
             return "%s + \\cdots - %s" % (head, self.parenthesize(-last, PRECEDENCE["Add"], strict=True))
         return "%s + \\cdots + %s" % (head, self._print(last))
@@ -177,11 +177,7 @@ class MathPrinter(LatexPrinter):
         # last term on their own, with the dots between
         terms = sorted(expr.args, key=_natural_key)
         head = sympy.Add(*terms[: limit - 1], evaluate=False)
-        text = super()._print_Add(head, order="none")
-        last = terms[-1]
-        if last.could_extract_minus_sign():
-            return "%s + \\cdots - %s" % (text, self.parenthesize(-last, PRECEDENCE["Add"], strict=True))
-        return "%s + \\cdots + %s" % (text, self._print(last))
+        return self._elided_sum(super()._print_Add(head, order="none"), terms[-1])
 
 
 def _natural_key(term: sympy.Expr) -> tuple:

@@ -12,16 +12,21 @@ import pytest
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def pdflatex_or_skip() -> str:
-    """The pdflatex executable; skip locally when it is missing, fail in CI."""
-    found = shutil.which("pdflatex")
+def tool_or_skip(name: str, package: str) -> str:
+    """The executable ``name``; skip locally when it is missing, fail in CI (where
+    .ci/run must have installed the Debian ``package``)."""
+    found = shutil.which(name)
     if found is None:
-        message = ("pdflatex is not installed (Debian: apt-get install texlive-latex-base "
-                   "texlive-latex-recommended)")
+        message = f"{name} is not installed (Debian: apt-get install {package})"
         if IN_CI:
             pytest.fail(message + "; CI must install it (see .ci/run)")
         pytest.skip(message)
     return found
+
+
+def pdflatex_or_skip() -> str:
+    """The pdflatex executable; skip locally when it is missing, fail in CI."""
+    return tool_or_skip("pdflatex", "texlive-latex-base texlive-latex-recommended")
 
 
 def compile_latex(source: str, folder: Path, name: str = "doc") -> tuple[int, str]:

@@ -10,7 +10,6 @@ any undefined or multiply defined reference, and any chktex warning.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 from symderive import derive
 
 from catalogue import CATALOGUE
-from conftest import IN_CI, pdflatex_or_skip
+from conftest import pdflatex_or_skip, tool_or_skip
 
 # The seed note's product at every size from (1,1,1) to (64,64,64), and lopsided shapes.
 CUBES = [(k, k, k) for k in range(1, 65)]
@@ -47,13 +46,7 @@ def _catalogue_cases():
 
 
 def chktex_or_skip() -> str:
-    found = shutil.which("chktex")
-    if found is None:
-        message = "chktex is not installed (Debian: apt-get install chktex)"
-        if IN_CI:
-            pytest.fail(message + "; CI must install it (see .ci/run)")
-        pytest.skip(message)
-    return found
+    return tool_or_skip("chktex", "chktex")
 
 
 def _compile(folder: Path, name: str) -> str:

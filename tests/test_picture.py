@@ -1,6 +1,5 @@
 """Page 1 of a compiled document, as a PNG: not blank, and the one in README.md exists."""
 
-import shutil
 import struct
 import subprocess
 import zlib
@@ -10,20 +9,14 @@ import pytest
 
 from symderive.cli import main
 
-from conftest import IN_CI, pdflatex_or_skip
+from conftest import pdflatex_or_skip, tool_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 PICTURE = ROOT / "docs" / "example-page.png"
 
 
 def pdftoppm_or_skip() -> str:
-    found = shutil.which("pdftoppm")
-    if found is None:
-        message = "pdftoppm is not installed (Debian: apt-get install poppler-utils)"
-        if IN_CI:
-            pytest.fail(message + "; CI must install it (see .ci/run)")
-        pytest.skip(message)
-    return found
+    return tool_or_skip("pdftoppm", "poppler-utils")
 
 
 def read_png_gray(path: Path) -> tuple[int, int, bytes]:
