@@ -126,7 +126,8 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
                     "proven for all sizes, or checked at every size up to K, or shown false with a "
                     "counterexample.  The file format is described in README.md.",
         epilog="Exit status: 0 every step proven for all sizes, 1 a step false or not proven, "
-               "2 the file cannot be read.")
+               "2 the file cannot be read or does not make sense as stated (a product that does "
+               "not conform, a derivative of the upstream gradient).")
     prove_parser.add_argument("file", metavar="FILE", help="the derivation, e.g. examples/note_section3.sd")
     prove_parser.add_argument("--k", metavar="K", default="3",
                               help="check unproven steps at every size from 1 to K (default 3, at most 6)")
@@ -255,9 +256,7 @@ def _prove_summary(report, path: str, stream: TextIO) -> None:
         return
     for step in report.steps:
         rule = f", by {step.rule}" if step.rule else ""
-        verdict = step.verdict if step.verdict != FALSE else "FALSE"
-        if step.verdict not in (PROVEN, FALSE):
-            verdict = f"checked for all sizes up to {report.k}, not proven"
+        verdict = "FALSE" if step.verdict == FALSE else step.verdict_text
         print(f"  step {step.number} (line {step.after.line}{rule}): {verdict}", file=stream)
         print(f"      {step.method}", file=stream)
         found = step.counterexample
@@ -271,8 +270,12 @@ def _prove_summary(report, path: str, stream: TextIO) -> None:
         print(f"  all {len(report.steps)} steps proven for all sizes", file=stream)
     else:
         first = report.first_false
+        unproven = [step.number for step in report.steps if step.verdict != PROVEN]
         print("  NOT proven: " + (f"step {first.number} is false" if first else
-                                  "some steps are checked only up to size " + str(report.k)), file=stream)
+                                  f"step{'s' if len(unproven) > 1 else ''} "
+                                  f"{', '.join(map(str, unproven))} not proven, only "
+                                  f"{report.coverage.text() if report.coverage else 'not checked'}"),
+              file=stream)
 
 
 def _run(argv: list[str], stdout: TextIO) -> int:
@@ -290,6 +293,8 @@ def _run(argv: list[str], stdout: TextIO) -> int:
             print(json.dumps({"file": args.file, **report.data()}, indent=2, sort_keys=True), file=stdout)
         else:
             _prove_summary(report, args.file, stdout)
+        if report.error:  # the derivation cannot be checked as stated: bad input
+            return int(ExitStatus.BAD_INPUT)
         return int(ExitStatus.VERIFIED if report.proven else ExitStatus.REFUTED)
     max_work = size_argument("--max-work", args.max_work)
     if command == "check":

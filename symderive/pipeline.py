@@ -697,6 +697,6 @@ def _claim_proven(tree: Expr, wrt: str, claim: Expr, derivation: Derivation) -> 
     text = claim_proof_text(wrt, str(claim), tree.left.name, tree.right.name,
                             Y=derivation.output_name, G=derivation.upstream_name, n=n, m=m, d=d)
     try:
-        return check_derivation(read_derivation(text), max_sizes=4).proven
+        return check_derivation(read_derivation(text)).proven
     except BadInput:
         return False

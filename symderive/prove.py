@@ -25,6 +25,7 @@ normal-form proof is reported as "checked for all sizes up to K, not proven".
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,11 +33,11 @@ import sympy
 
 from . import chain_rule, engine
 from .errors import BadInput
-from .expr import Add as MAdd, Expr as MatrixExpr, MatMul, Name, Sub as MSub, Transpose
+from .expr import Add as MAdd, Expr as MatrixExpr, MatMul, Name, Sub as MSub, Transpose, names_in
 from .index import (Atom, Declarations, Delta, Derivation, Derivative, Entry, IndexExpr, Neg, Num,
                     Plus, Scalar, Step, Sum, Times)
 
-__all__ = ["StepVerdict", "ProofReport", "check_derivation", "normal_form", "PROVEN", "CHECKED", "FALSE",
+__all__ = ["Coverage", "StepVerdict", "ProofReport", "check_derivation", "normal_form", "PROVEN", "CHECKED", "FALSE",
            "DEFAULT_K"]
 
 PROVEN = "proven for all sizes"
@@ -87,15 +88,29 @@ def matrix_shape(node: MatrixExpr, decl: Declarations) -> tuple[Atom, Atom]:
 # Normal forms
 # ---------------------------------------------------------------------------
 
-# A term: coefficient * product of factors, summed over bound indices.
-# Factor: ("entry", matrix name, row, col) or ("delta", a, b).
+# A term: coefficient * product of factors * [constraints], summed over its
+# bound indices.  Factor: ("entry", matrix name, row, col) or ("delta", a, b).
+# Constraint: (a, b), meaning a <= b, for atoms a and b (a bound index, a free
+# index, a size or a whole number).
+#
+# A nested sum  sum_{r=lo..hi} sum_{s=lo2(r)..hi2(r)} body  is the sum of body
+# over the integer points (r, s) with lo <= r <= hi and lo2 <= s <= hi2: the
+# ranges become constraints of one flat domain.  That is what makes contraction
+# safe: contracting delta(r, s) over r substitutes s for r *everywhere*,
+# in the factors and in every constraint, its own range included, and nothing
+# is dropped unless it is proven redundant.
 
 
 @dataclass(frozen=True)
 class Term:
-    coeff: Any  # a sympy expression in the sizes (a number, or e.g. n for a sum of ones)
+    coeff: Any  # a sympy expression in the sizes and free indices (a number, or e.g. n)
     factors: tuple
-    sums: tuple  # ((var, lower, upper), ...)
+    bound: tuple = ()  # the summed indices
+    constraints: tuple = ()  # ((a, b), ...): a <= b on the domain of summation
+
+
+def _join(a: Term, b: Term) -> Term:
+    return Term(a.coeff * b.coeff, a.factors + b.factors, a.bound + b.bound, a.constraints + b.constraints)
 
 
 class _Normalizer:
@@ -104,8 +119,8 @@ class _Normalizer:
     def __init__(self, decl: Declarations) -> None:
         self.decl = decl
         self.counter = itertools.count()
-        self.side_conditions: list[str] = []
-        self.unproven: list[str] = []
+        self.side_conditions: list[tuple[Atom, Atom, Atom]] = []  # (lower, index, upper), proven
+        self.unproven: list[tuple[Atom, Atom, Atom]] = []  # kept as a condition of the term
 
     # --- fresh names and substitution ------------------------------------
 
@@ -117,25 +132,25 @@ class _Normalizer:
     def terms(self, expr: IndexExpr, env: dict[str, Atom]) -> list[Term]:
         """``expr`` as a list of terms; ``env`` renames bound index names to fresh ones."""
         if isinstance(expr, Num):
-            return [Term(sympy.Rational(expr.value.numerator, expr.value.denominator), (), ())]
+            return [Term(sympy.Rational(expr.value.numerator, expr.value.denominator), ())]
         if isinstance(expr, Neg):
-            return [Term(-t.coeff, t.factors, t.sums) for t in self.terms(expr.operand, env)]
+            return [Term(-t.coeff, t.factors, t.bound, t.constraints) for t in self.terms(expr.operand, env)]
         if isinstance(expr, Plus):
             return [t for part in expr.terms for t in self.terms(part, env)]
         if isinstance(expr, Times):
-            result = [Term(sympy.S.One, (), ())]
+            result = [Term(sympy.S.One, ())]
             for factor in expr.factors:
                 parts = self.terms(factor, env)
-                result = [Term(a.coeff * b.coeff, a.factors + b.factors, a.sums + b.sums)
-                          for a in result for b in parts]
+                result = [_join(a, b) for a in result for b in parts]
             return result
         if isinstance(expr, Sum):
             var = self.fresh()
             lower, upper = self.atom(expr.lower, env), self.atom(expr.upper, env)
             inner = self.terms(expr.body, {**env, expr.var: var})
-            return [Term(t.coeff, t.factors, ((var, lower, upper),) + t.sums) for t in inner]
+            return [Term(t.coeff, t.factors, (var,) + t.bound, ((lower, var), (var, upper)) + t.constraints)
+                    for t in inner]
         if isinstance(expr, Delta):
-            return [Term(sympy.S.One, (("delta", self.atom(expr.a, env), self.atom(expr.b, env)),), ())]
+            return [Term(sympy.S.One, (("delta", self.atom(expr.a, env), self.atom(expr.b, env)),))]
         if isinstance(expr, Entry):
             return self.entry(expr.matrix, self.atom(expr.row, env), self.atom(expr.col, env))
         if isinstance(expr, Derivative):
@@ -154,7 +169,7 @@ class _Normalizer:
             if matrix.name in decl.defined:
                 return self.entry(decl.defined[matrix.name], row, col)
             matrix_shape(matrix, decl)  # known?
-            return [Term(sympy.S.One, (("entry", matrix.name, row, col),), ())]
+            return [Term(sympy.S.One, (("entry", matrix.name, row, col),))]
         if isinstance(matrix, Transpose):  # (A^T)_ab = A_ba
             return self.entry(matrix.operand, col, row)
         if isinstance(matrix, MatMul):  # (AB)_ab = sum_r A_ar B_rb
@@ -162,34 +177,66 @@ class _Normalizer:
             matrix_shape(matrix, decl)
             var = self.fresh()
             left, right = self.entry(matrix.left, row, var), self.entry(matrix.right, var, col)
-            return [Term(a.coeff * b.coeff, a.factors + b.factors, ((var, 1, inner),) + a.sums + b.sums)
-                    for a in left for b in right]
+            return [Term(t.coeff, t.factors, (var,) + t.bound, ((1, var), (var, inner)) + t.constraints)
+                    for t in (_join(a, b) for a in left for b in right)]
         if isinstance(matrix, (MAdd, MSub)):
             matrix_shape(matrix, decl)
             sign = 1 if isinstance(matrix, MAdd) else -1
             return self.entry(matrix.left, row, col) + [
-                Term(sign * t.coeff, t.factors, t.sums) for t in self.entry(matrix.right, row, col)]
+                Term(sign * t.coeff, t.factors, t.bound, t.constraints)
+                for t in self.entry(matrix.right, row, col)]
         raise Unreadable(f"cannot take entries of {matrix}")
+
+    # --- derivatives -------------------------------------------------------
+
+    def _refuse_upstream(self, what: str) -> None:
+        upstream, output = self.decl.upstream
+        raise Unreadable(
+            f"{what}: the upstream gradient {upstream} (= df/d{output}) is an unknown function of "
+            f"{output}, so its derivatives are not determined by the chain rule; a derivative of "
+            f"d(f)/d(...) or of {upstream}, or by {upstream}, cannot be checked")
+
+    def _mentions_upstream(self, expr: IndexExpr) -> bool:
+        """Whether ``expr`` contains d(f)/d(...) or an entry of a matrix expression using G."""
+        upstream = self.decl.upstream[0]
+        if isinstance(expr, Derivative):
+            return isinstance(expr.of, Scalar) or self._mentions_upstream(expr.of)
+        if isinstance(expr, Entry):
+            return upstream in names_in(expr.matrix)
+        if isinstance(expr, (Plus, Times)):
+            return any(self._mentions_upstream(part) for part in (expr.terms if isinstance(expr, Plus)
+                                                                    else expr.factors))
+        if isinstance(expr, (Neg, Sum)):
+            return self._mentions_upstream(expr.operand if isinstance(expr, Neg) else expr.body)
+        return False
 
     def derivative(self, expr: Derivative, env: dict[str, Atom]) -> list[Term]:
         upstream = self.decl.upstream
+        if upstream and isinstance(expr.wrt.matrix, Name) and expr.wrt.matrix.name == upstream[0]:
+            self._refuse_upstream(f"a derivative by {upstream[0]}")
+        if upstream and not isinstance(expr.of, Scalar) and self._mentions_upstream(expr.of):
+            self._refuse_upstream("a derivative of d(f)/d(...) or of the upstream gradient")
         if isinstance(expr.of, Scalar) and upstream and expr.wrt.matrix == Name(upstream[1]):
             # df/dY_pq is the upstream gradient G_pq, by definition
             row, col = self.atom(expr.wrt.row, env), self.atom(expr.wrt.col, env)
-            return [Term(sympy.S.One, (("entry", upstream[0], row, col),), ())]
+            return [Term(sympy.S.One, (("entry", upstream[0], row, col),))]
         wrt = self.entry(expr.wrt.matrix, self.atom(expr.wrt.row, env), self.atom(expr.wrt.col, env))
-        if len(wrt) != 1 or len(wrt[0].factors) != 1 or wrt[0].sums or wrt[0].coeff != 1:
-            raise Unreadable(f"d(...)/d(...) needs a single entry of a matrix, not {expr.wrt}")
+        if len(wrt) != 1 or len(wrt[0].factors) != 1 or wrt[0].bound or wrt[0].coeff != 1:
+            raise Unreadable(f"d(...)/d(...) needs a single entry of a base matrix, not an entry of "
+                             f"{expr.wrt.matrix}, which is defined from others")
         _, base, i, j = wrt[0].factors[0]
         if isinstance(expr.of, Scalar):
             return self.scalar_derivative(expr, base, i, j, env)
         found = []
         for term in self.terms(expr.of, env):  # product rule, one entry factor at a time
+            if upstream and any(f[0] == "entry" and f[1] == upstream[0] for f in term.factors):
+                # G_pq depends on every entry through Y: d(G_pq)/dX_ij is not 0
+                self._refuse_upstream("a derivative of an expression containing the upstream gradient")
             for k, factor in enumerate(term.factors):
                 if factor[0] == "entry" and factor[1] == base:
                     rest = term.factors[:k] + term.factors[k + 1:]
                     found.append(Term(term.coeff, rest + (("delta", factor[2], i), ("delta", factor[3], j)),
-                                      term.sums))
+                                      term.bound, term.constraints))
         return found
 
     def scalar_derivative(self, expr: Derivative, base: str, i: Atom, j: Atom,
@@ -202,44 +249,57 @@ class _Normalizer:
         rows, cols = matrix_shape(Name(output), self.decl)
         p, q = self.fresh(), self.fresh()
         inner = self.derivative(Derivative(Entry(Name(output), p, q), Entry(Name(base), i, j)), {})
-        return [Term(t.coeff, (("entry", upstream, p, q),) + t.factors, ((p, 1, rows), (q, 1, cols)) + t.sums)
+        return [Term(t.coeff, (("entry", upstream, p, q),) + t.factors, (p, q) + t.bound,
+                     ((1, p), (p, rows), (1, q), (q, cols)) + t.constraints)
                 for t in inner]
+
+    # --- order facts -------------------------------------------------------
+
+    def facts(self, constraints) -> list[tuple[Atom, Atom]]:
+        """What is known to hold: the given constraints, each free index within its
+        declared range, and every size at least 1."""
+        known = list(constraints)
+        for index, (lo, hi) in self.decl.ranges.items():
+            known += [(lo, index), (index, hi)]
+        known += [(1, size) for size in self.decl.sizes]
+        return known
+
+    @staticmethod
+    def le(a: Atom, b: Atom, facts) -> bool:
+        """a <= b follows from the facts (each (x, y) meaning x <= y) by transitivity
+        and the order of the whole numbers: a search of the graph of facts."""
+        if a == b or (isinstance(a, int) and isinstance(b, int) and a <= b):
+            return True
+        above: dict[Atom, list[Atom]] = {}
+        for x, y in facts:
+            above.setdefault(x, []).append(y)
+        numbers = sorted({x for fact in facts for x in fact if isinstance(x, int)} | {
+            x for x in (a, b) if isinstance(x, int)})
+        seen, todo = {a}, [a]
+        while todo:
+            x = todo.pop()
+            following = list(above.get(x, ()))
+            if isinstance(x, int):
+                following += [y for y in numbers if y >= x]
+            for y in following:
+                if y == b:
+                    return True
+                if y not in seen:
+                    seen.add(y)
+                    todo.append(y)
+        return False
 
     # --- delta contraction and canonical form ----------------------------
 
-    def range_of(self, atom: Atom, bounds: dict[str, tuple[Atom, Atom]]) -> tuple[Atom, Atom] | None:
-        if isinstance(atom, int):
-            return atom, atom
-        if atom in bounds:
-            return bounds[atom]
-        return self.decl.ranges.get(atom)
-
-    def le(self, a: Atom, b: Atom, bounds: dict[str, tuple[Atom, Atom]], depth: int = 0) -> bool:
-        """Proven a <= b for every value of the sizes (sizes are at least 1), by
-        following declared ranges a few links deep (a <= lower(b), upper(a) <= b)."""
-        if a == b:
-            return True
-        if isinstance(a, int) and isinstance(b, int):
-            return a <= b
-        if isinstance(a, int) and b in self.decl.sizes:
-            return a <= 1
-        if depth > 8:
-            return False
-        span = self.range_of(b, bounds)
-        if isinstance(b, str) and span is not None and span[0] != b and self.le(a, span[0], bounds, depth + 1):
-            return True
-        span = self.range_of(a, bounds)
-        if isinstance(a, str) and span is not None and span[1] != a and self.le(span[1], b, bounds, depth + 1):
-            return True
-        return False
-
     def contract(self, term: Term) -> Term | None:
-        """Contract every delta that meets a summed index and whose side condition is proven."""
-        factors, sums, coeff = list(term.factors), list(term.sums), term.coeff
+        """Contract every delta that meets a summed index, substituting into every
+        factor and constraint; drop constraints proven redundant; count the terms of
+        sums whose index nothing uses.  None when the term is 0."""
+        factors, bound, constraints = list(term.factors), list(term.bound), list(term.constraints)
+        coeff = term.coeff
         changed = True
         while changed:
             changed = False
-            bounds = {var: (lo, hi) for var, lo, hi in sums}
             for k, factor in enumerate(factors):
                 if factor[0] != "delta":
                     continue
@@ -250,33 +310,59 @@ class _Normalizer:
                     break
                 if isinstance(a, int) and isinstance(b, int):
                     return None  # delta of two different numbers: the term is 0
-                for var, other in ((a, b), (b, a)):
-                    if var in bounds:
-                        lo, hi = bounds[var]
-                        span = self.range_of(other, bounds)
-                        condition = (lo, other, hi)
-                        if span is not None and self.le(lo, span[0], bounds) and self.le(span[1], hi, bounds):
-                            self.side_conditions.append(condition)
-                            del factors[k]
-                            factors = [_substitute(f, var, other) for f in factors]
-                            sums = [(v, _sub_atom(l, var, other), _sub_atom(h, var, other))
-                                    for v, l, h in sums if v != var]
-                            changed = True
-                            break
-                        self.unproven.append(condition)
-                if changed:
-                    break
-        # a sum whose index no factor uses counts its terms: sum_{v=lo}^{hi} c = (hi - lo + 1) c,
-        # when lo <= hi is proven (an empty sum is 0, not a negative count)
-        kept = []
-        bounds = {var: (lo, hi) for var, lo, hi in sums}
-        for var, lo, hi in sums:
-            used = any(var in f[1:] for f in factors) or any(var in (l, h) for _, l, h in sums)
-            if used or not self.le(lo, hi, bounds):
-                kept.append((var, lo, hi))
+                var, other = (a, b) if a in bound else (b, a) if b in bound else (None, None)
+                if var is None:
+                    continue  # a delta of free indices (or a number) stays a factor
+                del factors[k]
+                own = [c for c in constraints if var in c]
+                constraints = [c for c in constraints if var not in c]
+                moved = [tuple(other if x == var else x for x in c) for c in own]
+                proven = [c for c in moved if self.le(c[0], c[1], self.facts(constraints))]
+                constraints += [c for c in moved if c not in proven]
+                self._record(var, own, other, proven)
+                bound.remove(var)
+                factors = [_substitute(f, var, other) for f in factors]
+                changed = True
+                break
+        constraints = self.simplify(constraints)
+        # a sum whose index nothing else uses counts its terms: sum_{v=lo}^{hi} c =
+        # (hi - lo + 1) c, when lo <= hi is proven (an empty sum is 0, not a negative count)
+        for var in list(bound):
+            if any(var in f[1:] for f in factors):
+                continue
+            lowers = [c[0] for c in constraints if c[1] == var]
+            uppers = [c[1] for c in constraints if c[0] == var]
+            if len(lowers) != 1 or len(uppers) != 1 or any(x in bound for x in lowers + uppers):
+                continue
+            if any(var in c for c in constraints if c not in ((lowers[0], var), (var, uppers[0]))):
+                continue
+            rest = [c for c in constraints if var not in c]
+            if not self.le(lowers[0], uppers[0], self.facts(rest)):
+                continue
+            coeff = coeff * (_sym(uppers[0]) - _sym(lowers[0]) + 1)
+            bound.remove(var)
+            constraints = rest
+        return Term(coeff, tuple(factors), tuple(bound), tuple(constraints))
+
+    def simplify(self, constraints: list) -> list:
+        """Drop each constraint that the others (and the declared ranges) imply, one
+        at a time, so that no two constraints are dropped on each other's account."""
+        kept = list(dict.fromkeys(constraints))
+        for c in sorted(kept, key=repr):
+            others = [x for x in kept if x != c]
+            if self.le(c[0], c[1], self.facts(others)):
+                kept = others
+        return kept
+
+    def _record(self, var: str, own: list, other: Atom, proven: list) -> None:
+        lowers = [c[0] for c in own if c[1] == var]
+        uppers = [c[1] for c in own if c[0] == var]
+        if len(lowers) == 1 and len(uppers) == 1:
+            condition = (lowers[0], other, uppers[0])
+            if (lowers[0], other) in proven and (other, uppers[0]) in proven:
+                self.side_conditions.append(condition)
             else:
-                coeff = coeff * (_sym(hi) - _sym(lo) + 1)
-        return Term(coeff, tuple(factors), tuple(kept))
+                self.unproven.append(condition)
 
     def normal_form(self, expr: IndexExpr) -> dict[tuple, Any]:
         """Canonical key -> coefficient, zero coefficients dropped."""
@@ -309,30 +395,29 @@ def _substitute(factor: tuple, old: str, new: Atom) -> tuple:
                                 for i, a in enumerate(factor[1:]))
 
 
+MAX_RENAMINGS = 720  # 6 bound indices: every order is tried; more, a fixed order (incomplete, still sound)
+
+
 def _canonical(term: Term) -> tuple:
-    """The term with its summed indices renamed in order of first use, factors sorted."""
-    bound = {var for var, _, _ in term.sums}
+    """The term with its summed indices renamed: the least key over every naming of
+    them (so two terms equal up to renaming get one key), factors and constraints
+    sorted.  Renaming bound indices never changes a term's value, so equal keys
+    mean equal terms; with many bound indices only one naming is tried, and equal
+    terms may get different keys (the step is then not proven, never wrongly proven)."""
+    bound = list(term.bound)
 
-    def shape(factor):
-        return tuple("*" if a in bound else a for a in factor)
+    def keyed(names: dict[str, str]) -> tuple:
+        rename = lambda a: names.get(a, a) if isinstance(a, str) else a  # noqa: E731
+        factors = tuple(sorted(((f[0], f[1], rename(f[2]), rename(f[3])) if f[0] == "entry"
+                                else ("delta",) + tuple(sorted(map(rename, f[1:]), key=repr))
+                                for f in term.factors), key=repr))
+        constraints = tuple(sorted(((rename(a), rename(b)) for a, b in term.constraints), key=repr))
+        return len(bound), factors, constraints
 
-    def key(x):
-        return repr(x)
-
-    order = sorted(term.factors, key=lambda f: key(shape(f)))
-    names: dict[str, str] = {}
-    for factor in order:
-        for a in factor[1:]:
-            if a in bound and a not in names:
-                names[a] = f"#{len(names)}"
-    for var, _, _ in term.sums:
-        names.setdefault(var, f"#{len(names)}")
-    rename = lambda a: names.get(a, a) if isinstance(a, str) else a  # noqa: E731
-    factors = tuple(sorted((tuple(rename(a) if i else a for i, a in enumerate(f))
-                            if f[0] == "entry" else ("delta",) + tuple(sorted(map(rename, f[1:]), key=key))
-                            for f in term.factors), key=key))
-    sums = tuple(sorted(((rename(v), rename(lo), rename(hi)) for v, lo, hi in term.sums), key=key))
-    return factors, sums
+    if math.factorial(len(bound)) <= MAX_RENAMINGS:
+        return min((keyed({v: f"#{k}" for k, v in enumerate(order)}) for order in itertools.permutations(bound)),
+                   key=repr)
+    return keyed({v: f"#{k}" for k, v in enumerate(bound)})
 
 
 def normal_form(expr: IndexExpr, decl: Declarations) -> dict[tuple, Any]:
@@ -444,6 +529,36 @@ class _Concrete:
 # ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """What the concrete witness compared: of the assignments of 1..k to the sizes,
+    and of the tuples of free-index values at those sizes, how many were checked."""
+
+    k: int
+    sizes_checked: int
+    sizes_total: int
+    points_checked: int
+    points_total: int
+
+    @property
+    def complete(self) -> bool:
+        return self.sizes_checked == self.sizes_total and self.points_checked == self.points_total
+
+    def data(self) -> dict[str, Any]:
+        return {"k": self.k, "sizes_checked": self.sizes_checked, "sizes_total": self.sizes_total,
+                "points_checked": self.points_checked, "points_total": self.points_total,
+                "complete": self.complete}
+
+    def text(self) -> str:
+        """What was checked, in words, exactly."""
+        if self.complete:
+            return (f"evaluated exactly at every size from 1 to {self.k} ({self.sizes_total} "
+                    f"{'assignment' if self.sizes_total == 1 else 'assignments'} of the sizes) and every "
+                    f"value of the free indices ({self.points_total:,} instances in all)")
+        return (f"evaluated exactly at {self.sizes_checked} of the {self.sizes_total} assignments of sizes "
+                f"1 to {self.k}, {self.points_checked:,} of their {self.points_total:,} index tuples")
+
+
 @dataclass
 class StepVerdict:
     number: int  # 1-based: step k compares line k with line k-1
@@ -454,10 +569,20 @@ class StepVerdict:
     side_conditions: list[tuple[Atom, Atom, Atom]] = field(default_factory=list)  # (lower, index, upper)
     instances: int = 0  # concrete (sizes, indices) compared
     counterexample: dict[str, Any] | None = None
+    coverage: Coverage | None = None
 
     @property
     def rule(self) -> str:
         return self.after.rule
+
+    @property
+    def verdict_text(self) -> str:
+        """The verdict as a sentence that claims no more than was checked."""
+        if self.verdict != CHECKED or self.coverage is None:
+            return self.verdict
+        if self.coverage.complete:
+            return f"checked at every size up to {self.coverage.k}, not proven"
+        return f"not proven; {self.coverage.text()}"
 
     def data(self) -> dict[str, Any]:
         found = self.counterexample
@@ -468,9 +593,11 @@ class StepVerdict:
             "after": self.after.text,
             "rule": self.rule,
             "verdict": self.verdict,
+            "verdict_text": self.verdict_text,
             "method": self.method,
             "side_conditions": [condition_text(c) for c in self.side_conditions],
             "instances_compared": self.instances,
+            "coverage": None if self.coverage is None else self.coverage.data(),
             "counterexample": None if found is None else {
                 "sizes": found["sizes"], "indices": found["indices"],
                 "lhs": None if found["lhs"] is None else str(found["lhs"]),
@@ -494,6 +621,12 @@ class ProofReport:
     def first_false(self) -> StepVerdict | None:
         return next((s for s in self.steps if s.verdict == FALSE), None)
 
+    @property
+    def coverage(self) -> Coverage | None:
+        """The least complete coverage of the steps' witnesses (all steps share the sizes)."""
+        found = [s.coverage for s in self.steps if s.coverage is not None]
+        return min(found, key=lambda c: (c.complete, c.sizes_checked, c.points_checked)) if found else None
+
     def data(self) -> dict[str, Any]:
         """The report as plain data (for --json)."""
         return {
@@ -505,12 +638,8 @@ class ProofReport:
         }
 
 
-def _size_assignments(sizes: list[str], k: int, limit: int) -> list[dict[str, int]]:
-    combos = [dict(zip(sizes, values)) for values in itertools.product(range(1, k + 1), repeat=len(sizes))]
-    if len(combos) > limit:  # keep an even spread, always with the smallest and largest
-        step = (len(combos) - 1) / (limit - 1)
-        combos = [combos[round(i * step)] for i in range(limit)]
-    return combos
+def _size_assignments(sizes: list[str], k: int) -> list[dict[str, int]]:
+    return [dict(zip(sizes, values)) for values in itertools.product(range(1, k + 1), repeat=len(sizes))]
 
 
 def _free_indices(decl: Declarations) -> list[str]:
@@ -539,24 +668,36 @@ class _Evaluations:
         return self.values[key]
 
 
+MAX_INSTANCES = 100_000  # (sizes, indices) compared per step at most; the coverage says when fewer
+
+
+def _spans(decl: Declarations, sizes: dict[str, int]) -> list[range]:
+    def value(atom: Atom) -> int:
+        return atom if isinstance(atom, int) else sizes[atom]
+
+    return [range(value(decl.ranges[name][0]), value(decl.ranges[name][1]) + 1) for name in _free_indices(decl)]
+
+
 def witness(before: IndexExpr, after: IndexExpr, decl: Declarations, k: int = DEFAULT_K,
-            max_sizes: int = 27, max_points: int = 64,
-            shared: _Evaluations | None = None) -> tuple[int, dict[str, Any] | None]:
-    """Compare both sides at every size assignment 1..k (at most ``max_sizes`` of them)
-    and every value of the free indices (at most ``max_points`` per size).  Returns
-    the number of instances compared and the first counterexample, if any."""
+            max_instances: int = MAX_INSTANCES,
+            shared: _Evaluations | None = None) -> tuple[Coverage, dict[str, Any] | None]:
+    """Compare both sides at every assignment of 1..k to the sizes and every value
+    of the free indices there (stopping at the first counterexample, or after
+    ``max_instances``).  Returns what was covered and the first counterexample."""
     shared = shared or _Evaluations(decl)
-    compared = 0
+    assignments = _size_assignments(decl.sizes, k)
+    totals = [math.prod(len(span) for span in _spans(decl, sizes)) for sizes in assignments]
+    free = _free_indices(decl)
+    compared = sizes_done = 0
     out_of_range = None  # kept while looking for a point where both sides have values that differ
-    for sizes in _size_assignments(decl.sizes, k, max_sizes):
-        concrete = shared.evaluator(sizes)
-        free = _free_indices(decl)
-        spans = []
-        for name in free:
-            lo, hi = decl.ranges[name]
-            spans.append(range(concrete.value(lo, {}), concrete.value(hi, {}) + 1))
-        points = list(itertools.product(*spans))[:max_points]
-        for point in points:
+
+    def coverage() -> Coverage:
+        return Coverage(k, sizes_done, len(assignments), compared, sum(totals))
+
+    for sizes, total in zip(assignments, totals):
+        for point in itertools.product(*_spans(decl, sizes)):
+            if compared >= max_instances:
+                return coverage(), out_of_range
             env = dict(zip(free, point))
             compared += 1
             try:
@@ -567,41 +708,46 @@ def witness(before: IndexExpr, after: IndexExpr, decl: Declarations, k: int = DE
                 continue
             difference = lhs - rhs
             if difference != 0 and (not hasattr(difference, "expand") or difference.expand() != 0):
-                return compared, {"sizes": sizes, "indices": env, "lhs": engine.to_sympy(lhs),
-                                  "rhs": engine.to_sympy(rhs), "reason": "the two sides differ"}
-    return compared, out_of_range
+                return coverage(), {"sizes": sizes, "indices": env, "lhs": engine.to_sympy(lhs),
+                                    "rhs": engine.to_sympy(rhs), "reason": "the two sides differ"}
+        sizes_done += 1
+    return coverage(), out_of_range
 
 
 def check_step(number: int, before: Step, after: Step, decl: Declarations, k: int = DEFAULT_K,
-               max_sizes: int = 27, shared: _Evaluations | None = None) -> StepVerdict:
+               max_instances: int = MAX_INSTANCES, shared: _Evaluations | None = None) -> StepVerdict:
     """One step: proven by normal forms, or else checked or refuted at concrete sizes."""
     normalizer = _Normalizer(decl)
     left, right = normalizer.normal_form(before.expression), normalizer.normal_form(after.expression)
     keys = set(left) | set(right)
     same = all(sympy.expand(left.get(key, 0) - right.get(key, 0)) == 0 for key in keys)
-    instances, counterexample = witness(before.expression, after.expression, decl, k, max_sizes,
-                                        shared=shared)
+    covered, counterexample = witness(before.expression, after.expression, decl, k, max_instances,
+                                      shared=shared)
     conditions = sorted(set(normalizer.side_conditions), key=repr)
+    instances = covered.points_checked
     if counterexample is not None:
         return StepVerdict(number, before, after, FALSE,
                            "the two sides differ at concrete sizes (see the counterexample)"
                            + ("; yet their normal forms agree: a bug in the prover, please report it" if same else ""),
-                           conditions, instances, counterexample)
+                           conditions, instances, counterexample, covered)
     if same:
         method = "normal forms agree (sums distributed, definitions expanded, deltas contracted)"
         if conditions:
             method += "; side conditions proven: " + ", ".join(map(condition_text, conditions))
-        return StepVerdict(number, before, after, PROVEN, method, conditions, instances)
-    unproven = sorted(set(normalizer.unproven), key=repr)
+        return StepVerdict(number, before, after, PROVEN, method, conditions, instances, None, covered)
+    kept = sorted(set(normalizer.unproven), key=repr)
     method = "normal forms differ"
-    if unproven:
-        method += "; side conditions not proven: " + ", ".join(map(condition_text, unproven))
-    return StepVerdict(number, before, after, CHECKED, method, conditions, instances)
+    if kept:
+        method += ("; kept as conditions, not implied by the declared ranges: "
+                   + ", ".join(map(condition_text, kept)))
+    method += "; " + covered.text()
+    return StepVerdict(number, before, after, CHECKED, method, conditions, instances, None, covered)
 
 
-def check_derivation(derivation: Derivation, k: int = DEFAULT_K, max_sizes: int = 27) -> ProofReport:
+def check_derivation(derivation: Derivation, k: int = DEFAULT_K, max_instances: int = MAX_INSTANCES) -> ProofReport:
     """Check every step of ``derivation`` against the one before it; the concrete
-    witness uses at most ``max_sizes`` of the size assignments 1..k (evenly spread)."""
+    witness compares every assignment of 1..k to the sizes and every value of the
+    free indices (at most ``max_instances`` per step; each step's coverage says)."""
     decl = derivation.declarations
     try:
         for name, definition in decl.defined.items():
@@ -614,7 +760,7 @@ def check_derivation(derivation: Derivation, k: int = DEFAULT_K, max_sizes: int 
     shared = _Evaluations(decl)
     try:
         for number, (before, after) in enumerate(zip(derivation.steps, derivation.steps[1:]), start=1):
-            steps.append(check_step(number, before, after, decl, k, max_sizes, shared))
+            steps.append(check_step(number, before, after, decl, k, max_instances, shared))
     except Unreadable as error:
         return ProofReport(derivation, steps, error=f"step {len(steps) + 1}: {error}", k=k)
     return ProofReport(derivation, steps, k=k)

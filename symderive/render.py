@@ -410,7 +410,18 @@ def proof_data(report, printer: IndexPrinter | None = None, bold: bool = True) -
         "proven": report.proven,
         "error": report.error,
         "k": report.k,
+        **_coverage_data(report.coverage),
     }
+
+
+def _coverage_data(coverage) -> dict[str, Any]:
+    """What the concrete witness of a proof compared, for the template's sentence."""
+    if coverage is None:
+        return {"coverage_complete": False, "sizes_checked": 0, "sizes_total": 0,
+                "points_checked": 0, "points_total": 0}
+    return {"coverage_complete": coverage.complete, "sizes_checked": coverage.sizes_checked,
+            "sizes_total": coverage.sizes_total, "points_checked": f"{coverage.points_checked:,}",
+            "points_total": f"{coverage.points_total:,}"}
 
 
 # ---------------------------------------------------------------------------

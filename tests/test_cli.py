@@ -244,8 +244,9 @@ def test_prove_json():
 
 
 def test_prove_the_note_as_written_names_the_dimensions():
+    # refused as stated, like any input that does not make sense: exit 2, not "false"
     code, out, _ = run("prove", os.path.join(EXAMPLES, "note_as_written.sd"))
-    assert code == 1 and "W @ X does not conform" in out
+    assert code == 2 and "W @ X does not conform" in out
 
 
 @pytest.mark.parametrize("setup, words", [

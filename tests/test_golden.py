@@ -41,6 +41,9 @@ def test_the_standalone_golden_file_says_what_the_note_says_at_size_one():
     assert r"\frac{\partial Y_{pq}}{\partial X_{ij}} = \delta_{pi} W_{jq}" in text
     assert r"\frac{\partial Y_{pq}}{\partial W_{ij}} = \delta_{qj} X_{pi}" in text
     assert text.count("Of the 1 term, none vanishes.") == 2
+    # the witness of the general proof: all 3**3 size assignments, sum of n*m (or m*d) over them
+    assert "every one of the 27 assignments of the sizes" in text
+    assert text.count("equal at all 108 concrete instances") == 14
     assert "{G_{11} W_{11}.}" in text and "{G_{11} X_{11}.}" in text  # the chain rule's values
     assert r"\frac{\partial f}{\partial \mathbf{X}} = \frac{\partial f}{\partial \mathbf{Y}} \mathbf{W}^{\top}." in text
     assert r"\frac{\partial f}{\partial \mathbf{W}} = \mathbf{X}^{\top} \frac{\partial f}{\partial \mathbf{Y}}." in text
