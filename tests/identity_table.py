@@ -288,6 +288,9 @@ _rows("square", "log(det(X @ X.T))", "X", {"X": (2, 3)},
 _rows("square", "trace(inv(X))", "X", {"X": (2, 2)},
       ("-(inv(X) @ inv(X)).T", "Matrix Cookbook (2012) sec. 2.2, Tr(A inv(X) B) with A = B = I"),
       ("-inv(X) @ inv(X)", "variant: the transpose dropped"))
+_rows("square", "trace(inv(X))", "X", {"X": (3, 3)},
+      ("-(inv(X) @ inv(X)).T", "Matrix Cookbook (2012) sec. 2.2, Tr(A inv(X) B) with A = B = I, 3x3"),
+      ("-inv(X) @ inv(X)", "variant: the transpose dropped, 3x3"))
 _rows("square", "a.T @ inv(X) @ b", "X", {"a": (2, 1), "X": (2, 2), "b": (2, 1)},
       ("-inv(X).T @ a @ b.T @ inv(X).T", "Matrix Cookbook (2012) sec. 2.2, a.T inv(X) b"),
       ("-inv(X) @ a @ b.T @ inv(X)", "variant: the transposes dropped"),
@@ -299,6 +302,9 @@ _rows("square", "inv(X)", "X", {"X": (2, 2)},
       ("-inv(X).T @ G @ inv(X).T", "inverse, backprop"),
       ("-inv(X) @ G @ inv(X)", "variant: the transposes dropped"),
       ("inv(X).T @ G @ inv(X).T", "variant: the sign dropped"))
+_rows("square", "inv(X)", "X", {"X": (3, 3)},
+      ("-inv(X).T @ G @ inv(X).T", "inverse, backprop, 3x3"),
+      ("-inv(X) @ G @ inv(X)", "variant: the transposes dropped, 3x3"))
 _rows("square", "det(A @ X)", "X", {"A": (2, 2), "X": (2, 2)},
       ("det(A @ X) * inv(X).T", "det of a product"),
       ("det(A @ X) * inv(A @ X).T", "variant: the chain-rule factor A.T dropped"))
