@@ -26,14 +26,17 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+import operator
+from fractions import Fraction
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sympy
 
-from . import chain_rule, engine
+from . import chain_rule, engine, verify
 from .errors import BadInput
-from .expr import Add as MAdd, Expr as MatrixExpr, MatMul, Name, Sub as MSub, Transpose, names_in
+from .expr import (Add as MAdd, Call, Div, Expr as MatrixExpr, Hadamard, Identity, MatMul, Name,
+                   Neg as MNeg, Number, Ones, Power, Sub as MSub, Transpose, names_in, walk)
 from .index import (Atom, Declarations, Delta, Derivation, Derivative, Entry, IndexExpr, Neg, Num,
                     Plus, Scalar, Step, Sum, Times)
 
@@ -55,8 +58,21 @@ class Unreadable(BadInput):
 # ---------------------------------------------------------------------------
 
 
+def _broadcast_dimension(node: MatrixExpr, a: Atom, b: Atom, decl: Declarations, which: str) -> Atom:
+    if a == b or b == 1:
+        return a
+    if a == 1:
+        return b
+    left, right = node.children()
+    raise Unreadable(f"{node} does not conform: the {which} of {left} ({a}) and of {right} ({b}) "
+                     f"differ, and neither is 1")
+
+
 def matrix_shape(node: MatrixExpr, decl: Declarations) -> tuple[Atom, Atom]:
-    """(rows, cols) of a matrix expression, sizes as names; Unreadable if it does not conform."""
+    """(rows, cols) of a matrix expression, sizes as names; Unreadable if it does not conform.
+
+    Entrywise operations broadcast as NumPy does: a dimension 1 stretches, and a
+    number is 1 x 1."""
     if isinstance(node, Name):
         if node.name in decl.shapes:
             return decl.shapes[node.name]
@@ -75,13 +91,31 @@ def matrix_shape(node: MatrixExpr, decl: Declarations) -> tuple[Atom, Atom]:
                 f"{node} does not conform: {node.left} is {rows} x {a} and {node.right} is {b} x {cols}, "
                 f"so the columns of the left factor ({a}) differ from the rows of the right factor ({b})")
         return rows, cols
-    if isinstance(node, (MAdd, MSub)):
+    if isinstance(node, (MAdd, MSub, Hadamard, Div)):
         left, right = matrix_shape(node.left, decl), matrix_shape(node.right, decl)
-        if left != right:
-            raise Unreadable(f"{node} does not conform: {node.left} is {left[0]} x {left[1]} and "
-                             f"{node.right} is {right[0]} x {right[1]}")
-        return left
+        if isinstance(node, Div) and not isinstance(node.right, Number):
+            raise Unreadable(f"{node}: the index language divides by numbers only")
+        return (_broadcast_dimension(node, left[0], right[0], decl, "rows"),
+                _broadcast_dimension(node, left[1], right[1], decl, "columns"))
+    if isinstance(node, Number):
+        return 1, 1
+    if isinstance(node, Ones):
+        return node.rows, node.cols
+    if isinstance(node, Identity):
+        return node.size, node.size
+    if isinstance(node, (MNeg, Power)):
+        return matrix_shape(node.children()[0], decl)
+    if isinstance(node, Call):
+        rows, cols = matrix_shape(node.argument, decl)
+        if node.function in ("trace", "det", "inv") and rows != cols:
+            raise Unreadable(f"{node.function} needs a square matrix; {node.argument} is {rows} x {cols}")
+        return (1, 1) if node.function in ("trace", "sum", "det") else (rows, cols)
     raise Unreadable(f"cannot take entries of {node}")
+
+
+class NoIndexDefinition(Unreadable):
+    """An operation the index language has no definition for (inv, det): the
+    normal forms cannot be compared, and a step using it can only be checked."""
 
 
 # ---------------------------------------------------------------------------
@@ -107,6 +141,35 @@ class Term:
     factors: tuple
     bound: tuple = ()  # the summed indices
     constraints: tuple = ()  # ((a, b), ...): a <= b on the domain of summation
+
+
+MAX_EXPANDED_POWER = 12  # A ** k for whole k up to this is a product of k entries; beyond, one factor
+
+
+def _scaled(term: Term, factor) -> Term:
+    return Term(term.coeff * factor, term.factors, term.bound, term.constraints)
+
+
+def _broadcast_at(shape: tuple[Atom, Atom], result: tuple[Atom, Atom], row: Atom, col: Atom) -> tuple[Atom, Atom]:
+    """The entry of an operand that entry (row, col) of a broadcast result reads:
+    along a dimension of size 1 that was stretched, always the first."""
+    return (1 if shape[0] == 1 and result[0] != 1 else row, 1 if shape[1] == 1 and result[1] != 1 else col)
+
+
+def _derivative_of_function(factor: tuple) -> tuple[Any, tuple]:
+    """d f(a)/da for a factor ("fn", f, M, r, c): (coefficient, factors).  A power
+    a**e gives e a**(e-1); any other function f gives the function f' (its
+    derivative, an unknown of its own: the step proves the chain rule, and what
+    f' is for a named f is a fact of one variable, checked apart)."""
+    _, function, name, r, c = factor
+    if function.startswith("**"):
+        exponent = Fraction(function[2:])
+        lower = exponent - 1
+        coefficient = sympy.Rational(exponent.numerator, exponent.denominator)
+        if lower.denominator == 1 and 0 <= lower <= MAX_EXPANDED_POWER:
+            return coefficient, (("entry", name, r, c),) * int(lower)
+        return coefficient, (("fn", f"**{lower}", name, r, c),)
+    return sympy.S.One, (("fn", function + "'", name, r, c),)
 
 
 def _join(a: Term, b: Term) -> Term:
@@ -179,13 +242,62 @@ class _Normalizer:
             left, right = self.entry(matrix.left, row, var), self.entry(matrix.right, var, col)
             return [Term(t.coeff, t.factors, (var,) + t.bound, ((1, var), (var, inner)) + t.constraints)
                     for t in (_join(a, b) for a in left for b in right)]
-        if isinstance(matrix, (MAdd, MSub)):
+        if isinstance(matrix, (MAdd, MSub, Hadamard, Div)):
+            shape = matrix_shape(matrix, decl)
+            left = self.entry(matrix.left, *_broadcast_at(matrix_shape(matrix.left, decl), shape, row, col))
+            right = self.entry(matrix.right, *_broadcast_at(matrix_shape(matrix.right, decl), shape, row, col))
+            if isinstance(matrix, MAdd):
+                return left + right
+            if isinstance(matrix, MSub):
+                return left + [_scaled(t, -1) for t in right]
+            if isinstance(matrix, Hadamard):  # (A * B)_ab = A_ab B_ab
+                return [_join(a, b) for a in left for b in right]
+            value = matrix.right.value  # (A / c)_ab = A_ab / c
+            return [_scaled(t, 1 / sympy.Rational(value.numerator, value.denominator)) for t in left]
+        if isinstance(matrix, Number):
+            return [Term(sympy.Rational(matrix.value.numerator, matrix.value.denominator), ())]
+        if isinstance(matrix, Ones):
+            return [Term(sympy.S.One, ())]
+        if isinstance(matrix, Identity):
+            return [Term(sympy.S.One, (("delta", row, col),))]
+        if isinstance(matrix, MNeg):
+            return [_scaled(t, -1) for t in self.entry(matrix.operand, row, col)]
+        if isinstance(matrix, Power):
+            exponent = matrix.exponent
+            if exponent.denominator == 1 and 0 <= exponent <= MAX_EXPANDED_POWER:
+                result = [Term(sympy.S.One, ())]
+                for _ in range(int(exponent)):
+                    result = [_join(a, b) for a in result for b in self.entry(matrix.base, row, col)]
+                return result
+            return [self.applied(f"**{exponent}", matrix.base, row, col)]
+        if isinstance(matrix, Call):
+            if matrix.function in ("trace", "sum"):
+                # trace(A) = sum_k A_kk, sum(A) = sum_a sum_b A_ab: a 1 x 1 result
+                rows, cols = matrix_shape(matrix.argument, decl)
+                a = self.fresh()
+                if matrix.function == "trace":
+                    inner = self.entry(matrix.argument, a, a)
+                    return [Term(t.coeff, t.factors, (a,) + t.bound, ((1, a), (a, rows)) + t.constraints)
+                            for t in inner]
+                b = self.fresh()
+                inner = self.entry(matrix.argument, a, b)
+                return [Term(t.coeff, t.factors, (a, b) + t.bound,
+                             ((1, a), (a, rows), (1, b), (b, cols)) + t.constraints) for t in inner]
+            if matrix.function in ("det", "inv"):
+                raise NoIndexDefinition(f"{matrix.function} has no definition in index notation here")
             matrix_shape(matrix, decl)
-            sign = 1 if isinstance(matrix, MAdd) else -1
-            return self.entry(matrix.left, row, col) + [
-                Term(sign * t.coeff, t.factors, t.bound, t.constraints)
-                for t in self.entry(matrix.right, row, col)]
+            return [self.applied(matrix.function, matrix.argument, row, col)]
         raise Unreadable(f"cannot take entries of {matrix}")
+
+    def applied(self, function: str, argument: MatrixExpr, row: Atom, col: Atom) -> Term:
+        """An elementwise function of an entry of a named matrix, as one factor."""
+        inner = self.entry(argument, row, col)
+        if len(inner) != 1 or len(inner[0].factors) != 1 or inner[0].factors[0][0] != "entry" \
+                or inner[0].bound or inner[0].coeff != 1:
+            raise Unreadable(f"the index language applies {function.lstrip('*') if function.startswith('**') else function} "
+                             f"to the entries of a named matrix only, not of {argument}")
+        _, name, r, c = inner[0].factors[0]
+        return Term(sympy.S.One, (("fn", function, name, r, c),))
 
     # --- derivatives -------------------------------------------------------
 
@@ -229,13 +341,19 @@ class _Normalizer:
             return self.scalar_derivative(expr, base, i, j, env)
         found = []
         for term in self.terms(expr.of, env):  # product rule, one entry factor at a time
-            if upstream and any(f[0] == "entry" and f[1] == upstream[0] for f in term.factors):
+            if upstream and any(upstream[0] == (f[1] if f[0] == "entry" else f[2] if f[0] == "fn" else None)
+                                for f in term.factors):
                 # G_pq depends on every entry through Y: d(G_pq)/dX_ij is not 0
                 self._refuse_upstream("a derivative of an expression containing the upstream gradient")
             for k, factor in enumerate(term.factors):
-                if factor[0] == "entry" and factor[1] == base:
-                    rest = term.factors[:k] + term.factors[k + 1:]
+                rest = term.factors[:k] + term.factors[k + 1:]
+                if factor[0] == "entry" and factor[1] == base:  # d A_rc / d A_ij = delta_ri delta_cj
                     found.append(Term(term.coeff, rest + (("delta", factor[2], i), ("delta", factor[3], j)),
+                                      term.bound, term.constraints))
+                elif factor[0] == "fn" and factor[2] == base:  # d f(A_rc) / d A_ij = f'(A_rc) delta_ri delta_cj
+                    coeff, derived = _derivative_of_function(factor)
+                    found.append(Term(term.coeff * coeff,
+                                      rest + derived + (("delta", factor[3], i), ("delta", factor[4], j)),
                                       term.bound, term.constraints))
         return found
 
@@ -312,6 +430,11 @@ class _Normalizer:
                     return None  # delta of two different numbers: the term is 0
                 var, other = (a, b) if a in bound else (b, a) if b in bound else (None, None)
                 if var is None:
+                    known = self.facts(constraints)
+                    if self.le(a, b, known) and self.le(b, a, known):  # e.g. i with range 1..1, and 1
+                        del factors[k]
+                        changed = True
+                        break
                     continue  # a delta of free indices (or a number) stays a factor
                 del factors[k]
                 own = [c for c in constraints if var in c]
@@ -324,11 +447,20 @@ class _Normalizer:
                 factors = [_substitute(f, var, other) for f in factors]
                 changed = True
                 break
+        # a summed index whose range is one value (p = 1..1) is that value
+        for var in list(bound):
+            lowers = {c[0] for c in constraints if c[1] == var}
+            pinned = sorted((x for x in lowers if (var, x) in constraints and x != var), key=repr)
+            if pinned:
+                value = pinned[0]
+                constraints = [tuple(value if x == var else x for x in c) for c in constraints]
+                factors = [_substitute(f, var, value) for f in factors]
+                bound.remove(var)
         constraints = self.simplify(constraints)
         # a sum whose index nothing else uses counts its terms: sum_{v=lo}^{hi} c =
         # (hi - lo + 1) c, when lo <= hi is proven (an empty sum is 0, not a negative count)
         for var in list(bound):
-            if any(var in f[1:] for f in factors):
+            if any(var in f[1 + _NAMES_IN_FACTOR[f[0]]:] for f in factors):
                 continue
             lowers = [c[0] for c in constraints if c[1] == var]
             uppers = [c[1] for c in constraints if c[0] == var]
@@ -390,9 +522,12 @@ def _sub_atom(atom: Atom, old: str, new: Atom) -> Atom:
     return new if atom == old else atom
 
 
+_NAMES_IN_FACTOR = {"entry": 1, "fn": 2, "delta": 0}  # leading non-index fields of each kind
+
+
 def _substitute(factor: tuple, old: str, new: Atom) -> tuple:
-    return (factor[0],) + tuple(_sub_atom(a, old, new) if i or factor[0] == "delta" else a
-                                for i, a in enumerate(factor[1:]))
+    skip = 1 + _NAMES_IN_FACTOR[factor[0]]
+    return factor[:skip] + tuple(_sub_atom(a, old, new) for a in factor[skip:])
 
 
 MAX_RENAMINGS = 720  # 6 bound indices: every order is tried; more, a fixed order (incomplete, still sound)
@@ -408,8 +543,8 @@ def _canonical(term: Term) -> tuple:
 
     def keyed(names: dict[str, str]) -> tuple:
         rename = lambda a: names.get(a, a) if isinstance(a, str) else a  # noqa: E731
-        factors = tuple(sorted(((f[0], f[1], rename(f[2]), rename(f[3])) if f[0] == "entry"
-                                else ("delta",) + tuple(sorted(map(rename, f[1:]), key=repr))
+        factors = tuple(sorted((("delta",) + tuple(sorted(map(rename, f[1:]), key=repr)) if f[0] == "delta"
+                                else f[:-2] + (rename(f[-2]), rename(f[-1]))
                                 for f in term.factors), key=repr))
         constraints = tuple(sorted(((rename(a), rename(b)) for a, b in term.constraints), key=repr))
         return len(bound), factors, constraints
@@ -432,6 +567,24 @@ def normal_form(expr: IndexExpr, decl: Declarations) -> dict[tuple, Any]:
 
 class _OutOfRange(Exception):
     pass
+
+
+_KNOWN = {"exp": sympy.exp, "log": sympy.log, "tanh": sympy.tanh, "sin": sympy.sin, "cos": sympy.cos,
+          "sqrt": sympy.sqrt, "sigmoid": lambda x: 1 / (1 + sympy.exp(-x))}
+
+
+def _elementwise(function: str, x: sympy.Expr) -> sympy.Expr:
+    """A function of one entry: a known one, or an undefined function of SymPy
+    (``f``), whose derivatives ``f'``, ``f''`` are SymPy's derivatives of it."""
+    if function.startswith("**"):
+        exponent = Fraction(function[2:])
+        return x ** sympy.Rational(exponent.numerator, exponent.denominator)
+    base, order = function.rstrip("'"), len(function) - len(function.rstrip("'"))
+    if order == 0:
+        return _KNOWN[base](x) if base in _KNOWN else sympy.Function(base)(x)
+    dummy = sympy.Dummy("x")
+    inner = _KNOWN[base](dummy) if base in _KNOWN else sympy.Function(base)(dummy)
+    return sympy.diff(inner, dummy, order).subs(dummy, x)
 
 
 class _Concrete:
@@ -472,10 +625,61 @@ class _Concrete:
             return self.matrices[node.name]
         if node not in self.built:  # e.g. G @ W.T, built once for all its entries
             try:
-                self.built[node] = engine.explicit(node, self.matrices, self.kind)
+                if self.kind == engine.SYMENGINE and engine.engine_for(node) == engine.SYMENGINE \
+                        and not any(isinstance(sub, (Ones, Identity)) and not all(
+                            isinstance(x, int) for x in matrix_shape(sub, self.decl)) for sub in walk(node)):
+                    self.built[node] = engine.explicit(node, self.matrices, self.kind)
+                else:
+                    self.built[node] = self.explicit(node)
             except KeyError as missing:
                 raise Unreadable(f"unknown matrix {missing}") from None
         return self.built[node]
+
+    def explicit(self, node: MatrixExpr) -> sympy.ImmutableMatrix:
+        """The explicit value of a matrix expression, in SymPy, from the definitions of
+        its operations (broadcasting as NumPy; an elementwise function the language
+        does not know, or a derivative f' of one, is an undefined function of SymPy)."""
+        if isinstance(node, Name):
+            found = self.matrices[node.name]
+            return found if isinstance(found, sympy.MatrixBase) else engine.matrix_to_sympy(found)
+        if isinstance(node, Number):
+            return sympy.ImmutableMatrix([[sympy.Rational(node.value.numerator, node.value.denominator)]])
+        if isinstance(node, Ones):
+            return sympy.ImmutableMatrix(sympy.ones(self.value(node.rows, {}), self.value(node.cols, {})))
+        if isinstance(node, Identity):
+            return sympy.ImmutableMatrix(sympy.eye(self.value(node.size, {})))
+        if isinstance(node, Transpose):
+            return self.matrix(node.operand).T
+        if isinstance(node, MNeg):
+            return -self.explicit_of(node.operand)
+        if isinstance(node, MatMul):
+            return sympy.ImmutableMatrix(self.explicit_of(node.left) * self.explicit_of(node.right))
+        if isinstance(node, (MAdd, MSub, Hadamard, Div)):
+            a, b = self.explicit_of(node.left), self.explicit_of(node.right)
+            rows, cols = max(a.rows, b.rows), max(a.cols, b.cols)
+            at = lambda m, r, c: m[0 if m.rows == 1 else r, 0 if m.cols == 1 else c]  # noqa: E731
+            combine = {MAdd: operator.add, MSub: operator.sub, Hadamard: operator.mul,
+                       Div: operator.truediv}[type(node)]
+            return sympy.ImmutableMatrix(rows, cols, lambda r, c: combine(at(a, r, c), at(b, r, c)))
+        if isinstance(node, Power):
+            exponent = sympy.Rational(node.exponent.numerator, node.exponent.denominator)
+            return self.explicit_of(node.base).applyfunc(lambda x: x ** exponent)
+        if isinstance(node, Call):
+            a = self.explicit_of(node.argument)
+            if node.function == "trace":
+                return sympy.ImmutableMatrix([[a.trace()]])
+            if node.function == "sum":
+                return sympy.ImmutableMatrix([[sympy.Add(*a)]])
+            if node.function == "det":
+                return sympy.ImmutableMatrix([[a.det(method="berkowitz")]])
+            if node.function == "inv":
+                return sympy.ImmutableMatrix(a.adjugate(method="berkowitz") / a.det(method="berkowitz"))
+            return a.applyfunc(lambda x: _elementwise(node.function, x))
+        raise Unreadable(f"cannot evaluate {node}")
+
+    def explicit_of(self, node: MatrixExpr) -> sympy.ImmutableMatrix:
+        found = self.matrix(node)
+        return found if isinstance(found, sympy.MatrixBase) else engine.matrix_to_sympy(found)
 
     def entry(self, matrix: MatrixExpr, row: int, col: int) -> sympy.Expr:
         explicit = self.matrix(matrix)
@@ -690,6 +894,7 @@ def witness(before: IndexExpr, after: IndexExpr, decl: Declarations, k: int = DE
     free = _free_indices(decl)
     compared = sizes_done = 0
     out_of_range = None  # kept while looking for a point where both sides have values that differ
+    undecided = None  # a point where the kernel could decide neither way
 
     def coverage() -> Coverage:
         return Coverage(k, sizes_done, len(assignments), compared, sum(totals))
@@ -708,9 +913,17 @@ def witness(before: IndexExpr, after: IndexExpr, decl: Declarations, k: int = DE
                 continue
             difference = lhs - rhs
             if difference != 0 and (not hasattr(difference, "expand") or difference.expand() != 0):
-                return coverage(), {"sizes": sizes, "indices": env, "lhs": engine.to_sympy(lhs),
-                                    "rhs": engine.to_sympy(rhs), "reason": "the two sides differ"}
+                zero = verify.is_zero(engine.to_sympy(difference))
+                if zero is None:  # neither shown 0 nor shown nonzero: no counterexample
+                    undecided = undecided or {"sizes": sizes, "indices": env, "lhs": engine.to_sympy(lhs),
+                                              "rhs": engine.to_sympy(rhs), "reason": "undecided"}
+                    continue
+                if zero is False:
+                    return coverage(), {"sizes": sizes, "indices": env, "lhs": engine.to_sympy(lhs),
+                                        "rhs": engine.to_sympy(rhs), "reason": "the two sides differ"}
         sizes_done += 1
+    if out_of_range is None and undecided is not None:
+        return coverage(), undecided
     return coverage(), out_of_range
 
 
@@ -718,13 +931,26 @@ def check_step(number: int, before: Step, after: Step, decl: Declarations, k: in
                max_instances: int = MAX_INSTANCES, shared: _Evaluations | None = None) -> StepVerdict:
     """One step: proven by normal forms, or else checked or refuted at concrete sizes."""
     normalizer = _Normalizer(decl)
-    left, right = normalizer.normal_form(before.expression), normalizer.normal_form(after.expression)
-    keys = set(left) | set(right)
-    same = all(sympy.expand(left.get(key, 0) - right.get(key, 0)) == 0 for key in keys)
+    undefined = ""
+    try:
+        left, right = normalizer.normal_form(before.expression), normalizer.normal_form(after.expression)
+        keys = set(left) | set(right)
+        same = all(sympy.expand(left.get(key, 0) - right.get(key, 0)) == 0 for key in keys)
+    except NoIndexDefinition as missing:
+        same, undefined = False, str(missing)
     covered, counterexample = witness(before.expression, after.expression, decl, k, max_instances,
                                       shared=shared)
     conditions = sorted(set(normalizer.side_conditions), key=repr)
     instances = covered.points_checked
+    if counterexample is not None and counterexample["reason"] == "undecided":
+        point = ", ".join(f"{k}={v}" for k, v in {**counterexample["sizes"], **counterexample["indices"]}.items())
+        if same:
+            counterexample = None  # the normal forms are the proof; the witness only failed to confirm
+        else:
+            return StepVerdict(number, before, after, CHECKED,
+                               f"normal forms differ, and at {point} the exact check could decide "
+                               f"neither way; {covered.text()}", [], instances, None,
+                               replace(covered, points_checked=covered.points_checked - 1))
     if counterexample is not None:
         return StepVerdict(number, before, after, FALSE,
                            "the two sides differ at concrete sizes (see the counterexample)"
@@ -736,7 +962,7 @@ def check_step(number: int, before: Step, after: Step, decl: Declarations, k: in
             method += "; side conditions proven: " + ", ".join(map(condition_text, conditions))
         return StepVerdict(number, before, after, PROVEN, method, conditions, instances, None, covered)
     kept = sorted(set(normalizer.unproven), key=repr)
-    method = "normal forms differ"
+    method = f"no normal form: {undefined}" if undefined else "normal forms differ"
     if kept:
         method += ("; kept as conditions, not implied by the declared ranges: "
                    + ", ".join(map(condition_text, kept)))

@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import sympy
 from sympy import Indexed, KroneckerDelta
+from sympy.core.function import AppliedUndef
 
 __all__ = ["Counterexample", "Verdict", "is_zero", "equal_matrices", "equal_index_formula"]
 
@@ -68,6 +69,12 @@ def is_zero(expr) -> bool | None:
         if expr.expand() == 0:
             return True
         expr = expr._sympy_()
+    if isinstance(expr, sympy.Basic) and expr.atoms(AppliedUndef):
+        replaced, independent = _undefined_as_unknowns(expr)
+        if replaced is not None:
+            zero = is_zero(replaced)
+            if zero is True or (zero is False and independent):
+                return zero
     if expr.is_polynomial():
         # a polynomial is 0 exactly when it expands to 0; a nonzero polynomial in
         # canonical form is not the zero function
@@ -94,6 +101,27 @@ def is_zero(expr) -> bool | None:
     if sympy.simplify(expanded) == 0:
         return True
     return False if _nonzero_at_a_point(expanded) else None
+
+
+def _undefined_as_unknowns(expr: sympy.Expr) -> tuple[sympy.Expr | None, bool]:
+    """Each value f(x) of an undefined function, and each derivative f'(x), f''(x),
+    as a new unknown.  For an arbitrary f these are independent of one another and
+    of the symbols when the arguments are distinct symbols (f and its derivatives
+    can be given any values at distinct points), which is how the rules of
+    backpropagation use them: f applied to the entries of a matrix.  An argument
+    other than a lone symbol makes the unknowns dependent, and then only a zero
+    result is trusted.  Returns the rewritten expression (None if it cannot be
+    rewritten) and whether the unknowns are independent."""
+    unknowns: dict[sympy.Expr, sympy.Dummy] = {}
+    derivatives = sorted(expr.atoms(sympy.Derivative), key=sympy.default_sort_key)
+    replaced = expr.xreplace({d: unknowns.setdefault(d, sympy.Dummy("df")) for d in derivatives})
+    applied = sorted(replaced.atoms(AppliedUndef), key=sympy.default_sort_key)
+    independent = all(len(a.args) == 1 and a.args[0].is_Symbol for a in applied) and all(
+        len(d.expr.args) == 1 and d.expr.args[0].is_Symbol for d in derivatives)
+    replaced = replaced.xreplace({a: unknowns.setdefault(a, sympy.Dummy("f")) for a in applied})
+    if replaced.atoms(AppliedUndef, sympy.Derivative, sympy.Subs):
+        return None, False  # something nested: left to the other tests
+    return replaced, independent
 
 
 def _rational_is_zero(expr: sympy.Expr) -> bool:
