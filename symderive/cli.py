@@ -78,9 +78,9 @@ def _expression_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shape", metavar="NAME=RxC", action="append", default=[],
                         help="the shape of a matrix, e.g. --shape X=3x2 (repeatable); "
                              "shapes not given are inferred")
-    parser.add_argument("--upstream", metavar="NAME", default="G",
+    parser.add_argument("--upstream", metavar="NAME", default=None,
                         help="name of the upstream gradient df/dY of a matrix-valued expression "
-                             "(default G)")
+                             "(default G; derive picks G1, G2, ... when G names a matrix)")
     _size_flags(parser, defaults=False)
 
 

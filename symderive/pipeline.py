@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -288,8 +289,12 @@ def _given_shapes(tree: Expr, shapes: Mapping[str, Any] | None,
     return given, chosen
 
 
-def _without(shapes: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
-    """The shapes given, less the upstream gradient's (its shape is the output's)."""
+def _without(shapes: Mapping[str, Any] | None, name: str, tree: Expr) -> dict[str, Any]:
+    """The shapes given, less the upstream gradient's (its shape is the output's),
+    unless a matrix of the expression has that name (a scalar-valued expression has
+    no upstream, so its matrices may use the upstream's name)."""
+    if name in names_in(tree):
+        return dict(shapes or {})
     return {k: v for k, v in (shapes or {}).items() if k != name}
 
 
@@ -350,7 +355,7 @@ def estimate_work(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None
 
 def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | None = None,
            n: int | None = None, m: int | None = None, d: int | None = None,
-           wrt: Iterable[str] | str | None = None, upstream: str = UPSTREAM_NAME,
+           wrt: Iterable[str] | str | None = None, upstream: str | None = None,
            max_work: int = DEFAULT_MAX_WORK, progress=None) -> Derivation:
     """Derive and verify the gradient of ``expression`` with respect to its inputs.
 
@@ -359,7 +364,8 @@ def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | 
     given are inferred, and dimensions nothing fixes get small default sizes
     (``Derivation.defaulted`` says which).  ``wrt`` limits the inputs
     differentiated by.  A matrix-valued expression Y is differentiated against
-    an upstream gradient named ``upstream`` (G_pq = df/dY_pq); a scalar-valued
+    an upstream gradient named ``upstream`` (G_pq = df/dY_pq; by default G, or
+    G1, G2, ... when the expression has a matrix G); a scalar-valued
     one (1x1, trace, sum, det) directly.
 
     ``progress(label, done, total)``, if given, is called as the Jacobians are
@@ -368,11 +374,12 @@ def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | 
     Raises BadInput (ShapeError, ParseError, TooMuchWork) for input it refuses.
     """
     tree = _expression(expression)
+    upstream = _free_upstream_name(tree) if upstream is None else _upstream_argument(upstream)
     if expression is None:
         sizes = {k: DEFAULT_SIZES[k] if v is None else v for k, v in {"n": n, "m": m, "d": d}.items()}
     else:
         sizes = {"n": n, "m": m, "d": d}
-    given, chosen = _given_shapes(tree, _without(shapes, upstream), sizes)
+    given, chosen = _given_shapes(tree, _without(shapes, upstream, tree), sizes)
     report = infer_shapes(tree, given)
     # The note's f(Y) is arbitrary even when Y is 1x1, so its Y = X W always has
     # an upstream gradient; any other 1x1 expression is differentiated directly.
@@ -381,10 +388,30 @@ def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | 
 
 
 def _output_name(names: list[str], upstream: str) -> str:
-    for candidate in OUTPUT_NAMES:
-        if candidate not in names and candidate != upstream:
-            return candidate
-    raise BadInput("every name symderive could give the output is taken")
+    """Y, or the first of Z, F, H, Out, Y1, Y2, ... that names no matrix."""
+    candidates = itertools.chain(OUTPUT_NAMES, (f"Y{k}" for k in itertools.count(1)))
+    return next(c for c in candidates if c not in names and c != upstream)
+
+
+def _free_upstream_name(tree: Expr) -> str:
+    """G, or the first of G1, G2, ... that names no matrix of the expression."""
+    names = set(names_in(tree))
+    candidates = itertools.chain((UPSTREAM_NAME,), (f"{UPSTREAM_NAME}{k}" for k in itertools.count(1)))
+    return next(c for c in candidates if c not in names)
+
+
+def _upstream_argument(text: Any) -> str:
+    """The upstream gradient's name as given (--upstream): a name of the expression
+    language, so that claims can use it and the document can print it."""
+    from .parse import parse
+
+    try:
+        if parse(text) == Name(text):
+            return text
+    except BadInput:
+        pass
+    raise BadInput(f"--upstream: {text!r} is not a name of the expression language "
+                   "(letters, digits and _, starting with a letter; not a function or a keyword)")
 
 
 @contextlib.contextmanager
@@ -435,9 +462,6 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     names = names_in(tree)
     if not names:
         raise BadInput(f"{tree} contains no matrix to differentiate by")
-    if upstream_name in names:
-        raise BadInput(f"the name {upstream_name!r} is reserved for the upstream gradient "
-                       f"df/dY; rename the matrix, or choose another upstream name")
     chosen_wrt = _wrt(wrt, names)
     shapes = {name: report.shapes[name] for name in names}
     found_shapes = node_shapes(tree, shapes)  # refuses non-conforming products, with names
@@ -450,6 +474,10 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
             f"over the limit of {max_work:,}; raise the limit with --max-work {work} to run it anyway"
         )
     scalar = (out_rows, out_cols) == (1, 1) and not always_upstream
+    if not scalar and upstream_name in names:
+        default = " (in claims, by default)" if upstream_name == UPSTREAM_NAME else ""
+        raise BadInput(f"the expression uses {upstream_name!r}, which is also the name of the upstream "
+                       f"gradient df/dY{default}; give the upstream another name with --upstream NAME")
     output_name = _output_name(names, upstream_name)
     lap("shapes")
 
@@ -510,18 +538,15 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
 
 def _general_proofs(tree: Expr, output_name: str, upstream_name: str | None) -> dict[str, Any]:
     """The step-by-step proof for all sizes, where the general prover covers the
-    expression: a product A @ B of two different matrices, against an upstream."""
+    expression: a product A @ B of two different matrices, against an upstream.
+    The proof is written with internal names and shown with the user's
+    (general.py), so any name the expression language allows will do."""
     if not (isinstance(tree, MatMul) and isinstance(tree.left, Name) and isinstance(tree.right, Name)
             and tree.left.name != tree.right.name and upstream_name is not None):
         return {}
     from .general import prove_matmul
 
-    taken = {tree.left.name, tree.right.name, output_name, upstream_name}
-    sizes = [s for s in ("n", "m", "d", "k", "l", "s") if s not in taken][:3]
-    if len(sizes) < 3:
-        return {}
-    n, m, d = sizes
-    return prove_matmul(tree.left.name, tree.right.name, Y=output_name, G=upstream_name, n=n, m=m, d=d)
+    return prove_matmul(tree.left.name, tree.right.name, Y=output_name, G=upstream_name)
 
 
 def _wrt(wrt: Iterable[str] | str | None, names: list[str]) -> list[str]:
@@ -621,7 +646,7 @@ class CheckResult:
 
 def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
           shapes: Mapping[str, Any] | None = None, n: int | None = None, m: int | None = None,
-          d: int | None = None, upstream: str = UPSTREAM_NAME,
+          d: int | None = None, upstream: str | None = UPSTREAM_NAME,
           max_work: int = DEFAULT_MAX_WORK) -> CheckResult:
     """Check exactly whether ``claim`` is df/d``wrt`` for ``expression``.
 
@@ -638,7 +663,8 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
         claim_tree = _expression(claim)
     except BadInput as error:
         raise BadInput(f"in the claim: {error}") from error
-    given, chosen = _given_shapes(tree, _without(shapes, upstream), {"n": n, "m": m, "d": d})
+    upstream = _upstream_argument(UPSTREAM_NAME if upstream is None else upstream)
+    given, chosen = _given_shapes(tree, _without(shapes, upstream, tree), {"n": n, "m": m, "d": d})
     report = infer_shapes(tree, given)
     derivation = _derive(tree, report, chosen, [wrt] if isinstance(wrt, str) else wrt, upstream,
                          size_argument("max_work", max_work))
@@ -683,20 +709,15 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
 def _claim_proven(tree: Expr, wrt: str, claim: Expr, derivation: Derivation) -> bool:
     """Where the general prover covers the expression (A @ B) and the claim is made of
     names, products, sums, differences and transposes: prove claim = df/d(wrt) for
-    all sizes, as a one-step derivation checked like any other."""
-    from .derivation_file import read_derivation
+    all sizes, as a one-step derivation checked like any other (written with
+    internal names, never the claim's text: general.prove_claim)."""
     from .expr import Add, Sub, Transpose
-    from .general import claim_proof_text
-    from .prove import check_derivation
+    from .general import prove_claim
 
     if not all(isinstance(node, (Name, MatMul, Add, Sub, Transpose)) for node in walk(claim)):
         return False
-    taken = {tree.left.name, tree.right.name, derivation.output_name, derivation.upstream_name}
-    sizes = [s for s in ("n", "m", "d", "k", "l", "s") if s not in taken][:3]
-    n, m, d = sizes
-    text = claim_proof_text(wrt, str(claim), tree.left.name, tree.right.name,
-                            Y=derivation.output_name, G=derivation.upstream_name, n=n, m=m, d=d)
     try:
-        return check_derivation(read_derivation(text), max_sizes=4).proven
+        return prove_claim(wrt, claim, tree.left.name, tree.right.name,
+                           Y=derivation.output_name, G=derivation.upstream_name).proven
     except BadInput:
         return False
