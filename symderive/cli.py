@@ -74,7 +74,7 @@ def _common_flags(parser: argparse.ArgumentParser, document: bool) -> None:
 def _expression_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expression", metavar="EXPR",
                         help="e.g. 'tanh(X @ W + b)'; @ product, * entrywise product, .T transpose, "
-                             "+ - / **, trace sum det inv exp log tanh sigmoid sin cos sqrt")
+                             "+ - / **, trace sum det inv adj exp log tanh sigmoid sin cos sqrt")
     parser.add_argument("--shape", metavar="NAME=RxC", action="append", default=[],
                         help="the shape of a matrix, e.g. --shape X=3x2 (repeatable); "
                              "shapes not given are inferred")

@@ -22,7 +22,8 @@ import sympy
 
 from . import build, chain_rule, engine, numeric, rules, verify
 from .errors import BadInput, TooMuchWork
-from .expr import Call, Expr, Hadamard, MatMul, Name, Number, Power, names_in, walk
+from .expr import Add, Call, Div, Expr, Hadamard, MatMul, Name, Neg, Number, Power, names_in, walk
+from .expr import Identity as Eye
 from .render import plain_text
 from .shapes import Shape, ShapeReport, infer_shapes, node_shapes, shape_of, size_argument
 
@@ -329,7 +330,7 @@ def estimate_work(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None
             rows, cols = shapes[node.argument]
             count = rows if node.function == "trace" else rows * cols
             s, t = count * kid_s[0], count * kid_t[0]
-        elif isinstance(node, Call) and node.function in ("inv", "det"):
+        elif isinstance(node, Call) and node.function in ("inv", "adj", "det"):
             size = shapes[node.argument][0]
             s, t = size * size * kid_s[0], math.factorial(size) * kid_t[0] ** size
         elif isinstance(node, Power) and node.exponent.denominator == 1 and node.exponent > 1:
@@ -517,7 +518,8 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
         claimed = _explicit_claim(closed[name], values, leaf_shapes, kind)
         derived = gradients[name] if _same_engine(claimed, kind) else engine.matrix_to_sympy(gradients[name])
         verdict = verify.equal_matrices(derived, claimed, f"df/d{name} against the chain rule")
-        witness = numeric.witness(tree, name, closed[name], leaf_shapes, upstream_name_used)
+        witness = numeric.witness(tree, name, _for_numpy(closed[name], leaf_shapes), leaf_shapes,
+                                  upstream_name_used)
         identities.append(Identity("gradient", name, closed[name], f"df/d{name} = {closed[name]}",
                                    verdict, witness))
     lap("verify")
@@ -567,6 +569,37 @@ def _explicit_claim(claim: Expr, values: dict[str, Any], leaf_shapes: dict[str, 
     if kind == engine.SYMENGINE and engine.engine_for(claim) == engine.SYMENGINE:
         return engine.explicit(claim, values, kind)
     return build.explicit(claim, {name: engine.matrix_to_sympy(m) for name, m in values.items()})
+
+
+def _for_numpy(node: Expr, leaf_shapes: dict[str, Shape]) -> Expr:
+    """``node`` with every adj(A) written as the polynomial in A that it is, for the
+    numeric witness (numeric.py evaluates inv and det, not adj).  Exact checks
+    use the adjugate itself (build.py)."""
+    if not any(isinstance(sub, Call) and sub.function == "adj" for sub in walk(node)):
+        return node
+
+    def rewrite(sub: Expr) -> Expr:
+        kids = [rewrite(child) for child in sub.children()]
+        sub = sub.rebuild(*kids) if kids else sub
+        if isinstance(sub, Call) and sub.function == "adj":
+            return _adjugate_polynomial(sub.argument, shape_of(sub.argument, leaf_shapes)[0])
+        return sub
+
+    return rewrite(node)
+
+
+def _adjugate_polynomial(A: Expr, k: int) -> Expr:
+    """adj(A) of a k x k matrix A as a polynomial in A (Faddeev-LeVerrier):
+    M_1 = I, c_1 = -tr(A); M_s = A M_(s-1) + c_(s-1) I, c_s = -tr(A M_s)/s; and
+    adj(A) = (-1)^(k+1) M_k.  For k = 2, trace(A) I - A; for k = 3,
+    A^2 - trace(A) A + (trace(A)^2 - trace(A^2))/2 I."""
+    identity = Eye(k)
+    M: Expr = identity
+    c: Expr = Neg(Call("trace", A))
+    for s in range(2, k + 1):
+        M = Add(MatMul(A, M), Hadamard(c, identity))
+        c = Div(Neg(Call("trace", MatMul(A, M))), Number(Fraction(s)))
+    return M if k % 2 else Neg(M)
 
 
 def _same_engine(matrix: Any, kind: str) -> bool:
@@ -700,7 +733,8 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
         if not _same_engine(claimed, derivation.engine):
             derived = engine.matrix_to_sympy(derived)
         verdict = verify.equal_matrices(derived, claimed, f"df/d{wrt} from the chain rule against the claim")
-        witness = numeric.witness(tree, wrt, claim_tree, leaf_shapes, derivation.upstream_name)
+        witness = numeric.witness(tree, wrt, _for_numpy(claim_tree, leaf_shapes), leaf_shapes,
+                                  derivation.upstream_name)
     proven = bool(verdict.holds and derivation.general_proofs and _claim_proven(tree, wrt, claim_tree, derivation))
     return CheckResult(tree, wrt, claim_tree, derivation.shapes, derivation.defaulted,
                        derivation.upstream_name, verdict, witness, proven)

@@ -37,7 +37,7 @@ ALLOWED = sorted(set(string.ascii_letters) | {
 # Names the expression language itself refuses, and the reason it gives.
 REFUSED = [
     ("sum", "is a function"), ("trace", "is a function"), ("det", "is a function"),
-    ("inv", "is a function"), ("exp", "is a function"),
+    ("inv", "is a function"), ("adj", "is a function"), ("exp", "is a function"),
     ("eye", "is a function"), ("ones", "is a function"), ("lambda", "Python keyword"),
     ("None", "Python keyword"), ("_x", "may not start with '_'"), ("X" * 33, "longer than 32"),
 ]
@@ -224,5 +224,65 @@ def test_an_upstream_named_like_a_keyword_of_the_proof_is_shown_as_given():
 def test_every_output_name_taken_is_no_reason_to_refuse():
     r = derive("Y + Z + F + H + Out")
     assert r.verified and r.output_name not in ("Y", "Z", "F", "H", "Out", "G")
+
+
+# ---------------------------------------------------------------------------
+# det: the adjugate, never an inverse
+# ---------------------------------------------------------------------------
+
+
+def test_det_of_a_product_of_rank_two_has_gradient_zero(tmp_path):
+    # X @ W with X 3x2, W 2x3 is 3x3 of rank at most 2, so det(X @ W) = 0 for every
+    # X and W, and its gradient by X (and by W) is the zero matrix.
+    X, W = matrix_of_symbols("X", 3, 2), matrix_of_symbols("W", 2, 3)
+    assert sympy.expand((X * W).det()) == 0  # the hand argument, confirmed
+    shapes = {"X": (3, 2), "W": (2, 3)}
+    c = check("det(X @ W)", wrt="X", claim="0 * X", shapes=shapes)
+    assert c.holds and c.verdict.counterexample is None
+    r = derive("det(X @ W)", shapes=shapes)
+    assert r.verified
+    for name, (rows, cols) in shapes.items():
+        zero = sympy.zeros(rows, cols)
+        assert r.gradients[name] == zero
+        closed = r.closed_form_trees[name]
+        assert "inv" not in str(closed) and "adj" in str(closed)
+        assert sympy.expand(explicit(closed, {**r.inputs}) - zero) == zero
+    code, _, err = run("check", "det(X @ W)", "--wrt", "X", "--claim", "0 * X",
+                       "--shape", "X=3x2", "--shape", "W=2x3")
+    assert code == 0, err
+    code, _, err = run("derive", "det(X @ W)", "--shape", "X=3x2", "--shape", "W=2x3", "--out", str(tmp_path))
+    assert code == 0, err
+
+
+def test_det_gradient_of_a_2x2_is_its_cofactor_matrix():
+    # det [[a, b], [c, e]] = a e - b c: the derivatives by a, b, c, e are e, -c, -b, a
+    r = derive("det(A)", shapes={"A": (2, 2)})
+    assert r.verified
+    (a, b), (c, e) = r.inputs["A"].tolist()
+    assert explicit(r.closed_form_trees["A"], r.inputs) == sympy.Matrix([[e, -c], [-b, a]])
+
+
+@pytest.mark.parametrize("size", [1, 3, 4])
+def test_det_gradient_of_an_invertible_matrix_is_verified_exactly(size):
+    r = derive("det(A)", shapes={"A": (size, size)})
+    identity = [i for i in r.identities if i.kind == "gradient"][0]
+    assert identity.verdict.holds and "exactly 0" in identity.verdict.method
+    assert identity.witness is not None and identity.witness.agrees is True
+    A = r.inputs["A"]
+    closed = explicit(r.closed_form_trees["A"], r.inputs)
+    determinant = A.det(method="berkowitz")
+    for i in range(size):
+        for j in range(size):  # Jacobi: d det(A)/dA_ij, by differentiation here
+            assert sympy.expand(closed[i, j] - sympy.diff(determinant, A[i, j])) == 0
+    if size <= 3:  # and the Matrix Cookbook's det(A) inv(A)^T, where A is invertible
+        cookbook = determinant * A.inv().T
+        assert all(sympy.simplify(closed[k] - cookbook[k]) == 0 for k in range(size * size))
+
+
+def test_claims_may_use_the_adjugate_or_the_inverse():
+    shapes = {"A": (3, 3)}
+    assert check("det(A)", wrt="A", claim="adj(A).T", shapes=shapes).holds
+    assert check("det(A)", wrt="A", claim="det(A) * inv(A).T", shapes=shapes).holds
+    assert not check("det(A)", wrt="A", claim="adj(A)", shapes=shapes).holds
 
 
