@@ -12,6 +12,7 @@ df/dB = A^T G for Y = A B), not output copied from the program.
 import io
 import json
 import string
+from pathlib import Path
 
 import pytest
 import sympy
@@ -284,5 +285,73 @@ def test_claims_may_use_the_adjugate_or_the_inverse():
     assert check("det(A)", wrt="A", claim="adj(A).T", shapes=shapes).holds
     assert check("det(A)", wrt="A", claim="det(A) * inv(A).T", shapes=shapes).holds
     assert not check("det(A)", wrt="A", claim="adj(A)", shapes=shapes).holds
+
+
+# ---------------------------------------------------------------------------
+# Arguments that start with '-'
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [
+    ["check", "X @ W", "--wrt", "X", "--claim", "-(-G @ W.T)"],
+    ["check", "X @ W", "--wrt", "X", "--claim", "-(-G@W.T)"],
+    ["check", "-trace(A.T@X)", "--wrt", "X", "--claim", "-A"],
+    ["check", "-trace(X)", "--wrt", "X", "--claim", "-eye(3)"],
+    ["check", "--wrt", "X", "-trace(X)", "--claim", "-eye(3)"],
+    ["check", "-X@W", "--claim", "-G@W.T", "--wrt", "X"],
+    ["check", "sum(-A*X)", "--wrt", "X", "--claim=-A"],
+])
+def test_claims_and_expressions_may_start_with_a_minus(argv):
+    code, out, err = run(*argv)
+    assert code == 0 and "VERIFIED" in out, err
+
+
+def test_a_claim_starting_with_a_minus_is_read_as_a_claim():
+    code, out, err = run("check", "X @ W", "--wrt", "X", "--claim", "-A")
+    assert code == 2 and "the claim uses 'A'" in err
+
+
+@pytest.mark.parametrize("expression", ["-X @ W", "-X@W", "--X@W".replace("--", "-(-") + ")"])
+def test_derive_an_expression_starting_with_a_minus(tmp_path, expression):
+    code, out, err = run("derive", expression, "--out", str(tmp_path))
+    assert code == 0, err
+    assert "verified df/dX" in out
+
+
+def test_a_parse_error_in_an_expression_starting_with_a_minus_points_at_its_column(tmp_path):
+    code, _, err = run("derive", "-X@@W", "--out", str(tmp_path))
+    message, text, caret = err.rstrip("\n").splitlines()
+    assert code == 2 and "line 1, column 4" in message
+    assert text == "-X@@W" and caret == "   ^"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--frobnicate"],
+    ["derive", "X @ W", "--frobnicate"],
+    ["check", "X @ W", "--wrt", "X", "--claim", "G @ W.T", "--frobnicate"],
+    ["check", "X @ W", "--wrt", "X", "--claim", "--frobnicate"],
+    ["derive", "-X", "-W"],
+])
+def test_unknown_flags_are_still_refused(tmp_path, argv):
+    code, out, err = run(*argv, *(["--out", str(tmp_path)] if argv[0] != "check" else []))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_and_values_that_start_with_a_minus(tmp_path, capsys):
+    assert main(["derive", "-h"]) == 0 and "EXPR" in capsys.readouterr().out
+    code, out, err = run("--title", "-draft", "--out", str(tmp_path))
+    assert code == 0, err
+    assert "\\title{-draft\n}" in (tmp_path / "XW_X3x2_W2x4.tex").read_text()
+    code, out, err = run("--m", "-3")
+    assert code == 2 and "--m" in err
+
+
+def test_a_derivation_file_whose_name_starts_with_a_minus(tmp_path, monkeypatch):
+    source = Path(__file__).resolve().parent.parent / "examples" / "note_section3.sd"
+    (tmp_path / "-s3.sd").write_text(source.read_text())
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run("prove", "-s3.sd")
+    assert code == 0 and "steps proven for all sizes" in out, err
 
 
