@@ -268,10 +268,17 @@ def _check_depth(tree: Expr) -> None:
         stack.extend((child, depth + 1) for child in node.children())
 
 
+# What --n --m --d set: (matrix, axis) with axis 0 the rows, 1 the columns.
+_SIZE_MEANINGS = {"n": (("X", 0),), "m": (("X", 1), ("W", 0)), "d": (("W", 1),)}
+_SIZE_WORDS = {"n": "the rows of X", "m": "the columns of X and the rows of W", "d": "the columns of W"}
+
+
 def _given_shapes(tree: Expr, shapes: Mapping[str, Any] | None,
                   sizes: Mapping[str, Any]) -> tuple[dict[str, tuple[int | None, int | None]], dict[str, int]]:
     """Shapes the user gave: explicit ones, and X: n x m, W: m x d from the sizes
-    (a size left out leaves that dimension to inference)."""
+    (a size left out leaves that dimension to inference).  A size that sets no
+    matrix of the expression, or disagrees with a shape given, is refused: it
+    would otherwise be ignored, and still reported."""
     given: dict[str, tuple[int | None, int | None]] = {}
     for name, shape in (shapes or {}).items():
         try:
@@ -284,6 +291,17 @@ def _given_shapes(tree: Expr, shapes: Mapping[str, Any] | None,
     for name in given:
         if name not in names:
             raise BadInput(f"--shape {name}: there is no matrix {name!r} in {tree}")
+    for size, value in chosen.items():
+        places = [(name, axis) for name, axis in _SIZE_MEANINGS[size] if name in names]
+        if not places:
+            matrices = " or ".join(name for name, _ in _SIZE_MEANINGS[size])
+            raise BadInput(f"--{size} sets {_SIZE_WORDS[size]}, and {tree} has no matrix {matrices}; "
+                           f"set shapes with --shape NAME=RxC")
+        for name, axis in places:
+            if name in given and given[name][axis] != value:
+                r, c = given[name]
+                raise BadInput(f"--{size} {value} disagrees with --shape {name}={r}x{c} "
+                               f"(--{size} sets {_SIZE_WORDS[size]})")
     for name, (r, c) in (("X", ("n", "m")), ("W", ("m", "d"))):
         if name in names and name not in given and (r in chosen or c in chosen):
             given[name] = (chosen.get(r), chosen.get(c))

@@ -355,3 +355,42 @@ def test_a_derivation_file_whose_name_starts_with_a_minus(tmp_path, monkeypatch)
     assert code == 0 and "steps proven for all sizes" in out, err
 
 
+# ---------------------------------------------------------------------------
+# --n --m --d with an expression
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag, matrix", [("--n", "X"), ("--m", "X or W"), ("--d", "W")])
+def test_a_size_that_applies_to_no_matrix_is_refused(tmp_path, flag, matrix):
+    code, out, err = run("derive", "A @ B", flag, "5", "--out", str(tmp_path))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert flag in err and matrix in err and "--shape" in err
+    assert list(tmp_path.iterdir()) == []
+    code, out, err = run("check", "A @ B", "--wrt", "A", "--claim", "G @ B.T", flag, "5")
+    assert code == 2 and flag in err
+
+
+def test_sizes_that_apply_are_applied():
+    r = derive("A @ B", n=None)
+    assert r.verified
+    with pytest.raises(BadInput, match="--n"):
+        derive("A @ B", n=5, m=6, d=7)
+    r = derive("X @ W", n=5, m=6, d=7)
+    assert r.shapes == {"X": (5, 6), "W": (6, 7)} and r.sizes == {"n": 5, "m": 6, "d": 7}
+    r = derive("X @ A", n=5, m=2)
+    assert r.shapes["X"] == (5, 2) and r.shapes["A"][0] == 2
+    with pytest.raises(BadInput, match="--d"):
+        derive("X @ A", n=5, d=2)
+    r = derive("W.T @ v", d=3, m=2)
+    assert r.shapes["W"] == (2, 3)
+
+
+def test_sizes_must_agree_with_the_shapes_given():
+    with pytest.raises(BadInput, match="--n 5.*--shape X=3x2|--shape X=3x2.*--n 5"):
+        derive("X @ W", shapes={"X": (3, 2)}, n=5)
+    with pytest.raises(BadInput, match="--m"):
+        derive("X @ W", shapes={"X": (3, 2)}, m=5)
+    with pytest.raises(BadInput, match="--d"):
+        derive("X @ W", shapes={"W": (2, 4)}, d=5)
+    r = derive("X @ W", shapes={"X": (3, 2)}, n=3, d=4)
+    assert r.shapes == {"X": (3, 2), "W": (2, 4)}
