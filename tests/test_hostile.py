@@ -51,6 +51,8 @@ ROWS = [
     ("undefined everywhere", ["derive", "log(X - X)"], 2, "undefined"),
     ("singular inverse", ["derive", "inv(X - X)", "--shape", "X=2x2"], 2, "no inverse"),
     ("shape for a missing matrix", ["derive", "X @ W", "--shape", "Q=2x2"], 2, "no matrix 'Q'"),
+    ("upstream name that is no name", ["derive", "X @ W", "--upstream", "X$"], 2,
+     "--upstream: 'X$' is not a name"),
     ("size for no matrix", ["derive", "A @ B", "--n", "5"], 2, "--n sets the rows of X, and A @ B has no matrix X"),
     ("size against a shape", ["derive", "X @ W", "--shape", "X=3x2", "--n", "5"], 2,
      "--n 5 disagrees with --shape X=3x2"),
