@@ -17,7 +17,7 @@ import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 __all__ = ["symbol_names", "entry_indices", "matrix_of_symbols", "separates_indices", "explicit",
-           "matrix_expression", "ELEMENTWISE_FUNCTIONS"]
+           "matrix_expression", "ELEMENTWISE_FUNCTIONS", "Adjugate"]
 
 # Plain symbols, with no assumptions: the same names in SymEngine and SymPy
 # are then the same symbols, so results convert between the engines exactly.
@@ -72,11 +72,11 @@ ELEMENTWISE_FUNCTIONS = {
     "sqrt": sympy.Lambda(_x, sympy.sqrt(_x)),
 }
 
-# inv and det are expanded symbolically; past these sizes the expressions are
-# too large to differentiate and check in reasonable time (measured: inv of a
-# 3x3 takes 3 s to derive and verify, of a 4x4 over ten minutes; det of a 4x4
-# takes 0.3 s).
-MAX_EXPANDED_SIZE = {"inv": 3, "det": 4}
+# inv, adj and det are expanded symbolically; past these sizes the expressions
+# are too large to differentiate and check in reasonable time (measured: inv of
+# a 3x3 takes 3 s to derive and verify, of a 4x4 over ten minutes; det of a 4x4
+# takes 0.3 s, with its gradient adj(A).T).
+MAX_EXPANDED_SIZE = {"inv": 3, "adj": 4, "det": 4}
 
 
 def _stretch(matrix: sympy.MatrixBase, shape: tuple[int, int]) -> sympy.ImmutableMatrix:
@@ -149,13 +149,15 @@ def _call(function: str, arg: sympy.ImmutableMatrix) -> sympy.ImmutableMatrix:
         return sympy.ImmutableMatrix([[arg.trace()]])
     if function == "sum":
         return sympy.ImmutableMatrix([[sympy.Add(*arg)]])
-    if function in ("inv", "det"):
+    if function in MAX_EXPANDED_SIZE:
         limit = MAX_EXPANDED_SIZE[function]
         if arg.rows > limit:
             from .errors import BadInput
 
             raise BadInput(f"{function} of a {arg.rows}x{arg.cols} matrix is too large to expand "
                            f"symbolically (at most {limit}x{limit})")
+        if function == "adj":  # the transposed matrix of cofactors: polynomial, defined for every matrix
+            return sympy.ImmutableMatrix(arg.adjugate(method="berkowitz"))
         determinant = arg.det(method="berkowitz")
         if function == "det":
             return sympy.ImmutableMatrix([[determinant]])
@@ -165,6 +167,31 @@ def _call(function: str, arg: sympy.ImmutableMatrix) -> sympy.ImmutableMatrix:
             raise BadInput("inv of a matrix whose determinant is identically 0: it has no inverse")
         return sympy.ImmutableMatrix(arg.adjugate(method="berkowitz") / determinant)
     raise TypeError(f"cannot build the function {function}")
+
+
+class Adjugate(sympy.MatrixExpr):
+    """adj(A) as a SymPy matrix expression, for display (SymPy has none): the
+    transposed matrix of cofactors, det(A) inv(A) where A is invertible."""
+
+    def __new__(cls, arg):
+        return sympy.Basic.__new__(cls, sympy.sympify(arg))
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+    def _entry(self, i, j, **kwargs):
+        return self.arg.as_explicit().adjugate(method="berkowitz")[i, j]
+
+    def _sympystr(self, printer):
+        return f"adj({printer._print(self.arg)})"
+
+    def _latex(self, printer):
+        return r"\operatorname{adj}\left(%s\right)" % printer._print(self.arg)
 
 
 def matrix_expression(node, symbols: dict[str, sympy.MatrixSymbol], shapes: dict) -> sympy.Basic:
@@ -230,6 +257,8 @@ def matrix_expression(node, symbols: dict[str, sympy.MatrixSymbol], shapes: dict
                 return sympy.OneMatrix(1, rows) * arg * sympy.OneMatrix(cols, 1)
             if sub.function == "inv":
                 return sympy.Inverse(arg)
+            if sub.function == "adj":
+                return Adjugate(arg)
             if sub.function == "det":
                 return sympy.Determinant(arg)
         raise TypeError(f"cannot convert the operation {type(sub).__name__}")

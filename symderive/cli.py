@@ -74,13 +74,13 @@ def _common_flags(parser: argparse.ArgumentParser, document: bool) -> None:
 def _expression_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expression", metavar="EXPR",
                         help="e.g. 'tanh(X @ W + b)'; @ product, * entrywise product, .T transpose, "
-                             "+ - / **, trace sum det inv exp log tanh sigmoid sin cos sqrt")
+                             "+ - / **, trace sum det inv adj exp log tanh sigmoid sin cos sqrt")
     parser.add_argument("--shape", metavar="NAME=RxC", action="append", default=[],
                         help="the shape of a matrix, e.g. --shape X=3x2 (repeatable); "
                              "shapes not given are inferred")
-    parser.add_argument("--upstream", metavar="NAME", default="G",
+    parser.add_argument("--upstream", metavar="NAME", default=None,
                         help="name of the upstream gradient df/dY of a matrix-valued expression "
-                             "(default G)")
+                             "(default G; derive picks G1, G2, ... when G names a matrix)")
     _size_flags(parser, defaults=False)
 
 
@@ -278,9 +278,59 @@ def _prove_summary(report, path: str, stream: TextIO) -> None:
               file=stream)
 
 
+def _dash_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The arguments, with those that start with a single '-' made unmistakable as values.
+
+    argparse takes any argument starting with '-' for a flag, so a claim ``-A``,
+    an expression ``-X@W`` or a title ``-draft`` was refused.  symderive's only
+    single-dash flag is -h, so any other argument that starts with one '-' is a
+    value: right after a flag that takes a value it is joined to it
+    (``--claim=-A``); anywhere else it is the positional argument (EXPR, FILE) and
+    goes after a ``--``, which ends the flags.  Each text reaches its reader
+    unchanged.  Arguments that start with '--' stay flags, known or not, so an
+    unknown flag is still refused.
+    """
+    # argparse keeps a parser's actions in _actions; a flag that takes one value has nargs None
+    options = [option for action in parser._actions for option in action.option_strings]
+    takes_value = {option for action in parser._actions if action.nargs is None
+                   for option in action.option_strings}
+
+    def takes_a_value(arg: str) -> bool:
+        if arg in takes_value:
+            return True
+        matches = [option for option in options if option.startswith(arg)]  # --cl for --claim, as argparse
+        return arg.startswith("--") and len(matches) == 1 and matches[0] in takes_value
+
+    def dash_value(arg: str) -> bool:
+        return arg.startswith("-") and not arg.startswith("--") and arg != "-"
+
+    kept: list[str] = []
+    positional: list[str] = []
+    k = 0
+    while k < len(argv):
+        arg = argv[k]
+        if arg == "--":  # the user ended the flags: the rest is positional already
+            positional += argv[k + 1:]
+            break
+        if takes_a_value(arg) and k + 1 < len(argv) and dash_value(argv[k + 1]):
+            kept.append(f"{arg}={argv[k + 1]}")
+            k += 2
+            continue
+        if dash_value(arg) and arg != "-h":
+            positional.append(arg)
+        else:
+            kept.append(arg)
+            if takes_a_value(arg) and k + 1 < len(argv):  # its value, whatever it looks like
+                kept.append(argv[k + 1])
+                k += 1
+        k += 1
+    return kept + (["--"] + positional if positional else [])
+
+
 def _run(argv: list[str], stdout: TextIO) -> int:
     command = argv[0] if argv and argv[0] in COMMANDS else "note"
-    args = _parsers()[command].parse_args(argv[1:] if command != "note" else argv)
+    parser = _parsers()[command]
+    args = parser.parse_args(_dash_values(argv[1:] if command != "note" else argv, parser))
     if command == "prove":
         from .derivation_file import read_derivation_file
         from .prove import check_derivation

@@ -25,11 +25,12 @@ __all__ = [
 ]
 
 # Functions of the language.  Elementwise ones apply to every entry; the
-# scalar-valued ones return a 1x1 result; inv and det need a square argument.
+# scalar-valued ones return a 1x1 result; inv, adj (the adjugate) and det need
+# a square argument.
 ELEMENTWISE = ("exp", "log", "tanh", "sigmoid", "sin", "cos", "sqrt")
 SCALAR_VALUED = ("trace", "sum", "det")
-SQUARE_ONLY = ("trace", "inv", "det")
-FUNCTIONS = ELEMENTWISE + ("trace", "sum", "inv", "det")
+SQUARE_ONLY = ("trace", "inv", "adj", "det")
+FUNCTIONS = ELEMENTWISE + ("trace", "sum", "inv", "adj", "det")
 
 # Binding strength, loosest first, as in NumPy: + -, then @ * / (equal, left to
 # right), then unary minus, then **, then .T and calls.

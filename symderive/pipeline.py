@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ import sympy
 
 from . import build, chain_rule, engine, numeric, rules, verify
 from .errors import BadInput, TooMuchWork
-from .expr import Call, Expr, Hadamard, MatMul, Name, Number, Power, names_in, walk
+from .expr import Add, Call, Div, Expr, Hadamard, MatMul, Name, Neg, Number, Power, names_in, walk
+from .expr import Identity as Eye
 from .render import plain_text
 from .shapes import Shape, ShapeReport, infer_shapes, node_shapes, shape_of, size_argument
 
@@ -266,10 +268,17 @@ def _check_depth(tree: Expr) -> None:
         stack.extend((child, depth + 1) for child in node.children())
 
 
+# What --n --m --d set: (matrix, axis) with axis 0 the rows, 1 the columns.
+_SIZE_MEANINGS = {"n": (("X", 0),), "m": (("X", 1), ("W", 0)), "d": (("W", 1),)}
+_SIZE_WORDS = {"n": "the rows of X", "m": "the columns of X and the rows of W", "d": "the columns of W"}
+
+
 def _given_shapes(tree: Expr, shapes: Mapping[str, Any] | None,
                   sizes: Mapping[str, Any]) -> tuple[dict[str, tuple[int | None, int | None]], dict[str, int]]:
     """Shapes the user gave: explicit ones, and X: n x m, W: m x d from the sizes
-    (a size left out leaves that dimension to inference)."""
+    (a size left out leaves that dimension to inference).  A size that sets no
+    matrix of the expression, or disagrees with a shape given, is refused: it
+    would otherwise be ignored, and still reported."""
     given: dict[str, tuple[int | None, int | None]] = {}
     for name, shape in (shapes or {}).items():
         try:
@@ -282,14 +291,29 @@ def _given_shapes(tree: Expr, shapes: Mapping[str, Any] | None,
     for name in given:
         if name not in names:
             raise BadInput(f"--shape {name}: there is no matrix {name!r} in {tree}")
+    for size, value in chosen.items():
+        places = [(name, axis) for name, axis in _SIZE_MEANINGS[size] if name in names]
+        if not places:
+            matrices = " or ".join(name for name, _ in _SIZE_MEANINGS[size])
+            raise BadInput(f"--{size} sets {_SIZE_WORDS[size]}, and {tree} has no matrix {matrices}; "
+                           f"set shapes with --shape NAME=RxC")
+        for name, axis in places:
+            if name in given and given[name][axis] != value:
+                r, c = given[name]
+                raise BadInput(f"--{size} {value} disagrees with --shape {name}={r}x{c} "
+                               f"(--{size} sets {_SIZE_WORDS[size]})")
     for name, (r, c) in (("X", ("n", "m")), ("W", ("m", "d"))):
         if name in names and name not in given and (r in chosen or c in chosen):
             given[name] = (chosen.get(r), chosen.get(c))
     return given, chosen
 
 
-def _without(shapes: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
-    """The shapes given, less the upstream gradient's (its shape is the output's)."""
+def _without(shapes: Mapping[str, Any] | None, name: str, tree: Expr) -> dict[str, Any]:
+    """The shapes given, less the upstream gradient's (its shape is the output's),
+    unless a matrix of the expression has that name (a scalar-valued expression has
+    no upstream, so its matrices may use the upstream's name)."""
+    if name in names_in(tree):
+        return dict(shapes or {})
     return {k: v for k, v in (shapes or {}).items() if k != name}
 
 
@@ -324,7 +348,7 @@ def estimate_work(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None
             rows, cols = shapes[node.argument]
             count = rows if node.function == "trace" else rows * cols
             s, t = count * kid_s[0], count * kid_t[0]
-        elif isinstance(node, Call) and node.function in ("inv", "det"):
+        elif isinstance(node, Call) and node.function in ("inv", "adj", "det"):
             size = shapes[node.argument][0]
             s, t = size * size * kid_s[0], math.factorial(size) * kid_t[0] ** size
         elif isinstance(node, Power) and node.exponent.denominator == 1 and node.exponent > 1:
@@ -350,7 +374,7 @@ def estimate_work(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None
 
 def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | None = None,
            n: int | None = None, m: int | None = None, d: int | None = None,
-           wrt: Iterable[str] | str | None = None, upstream: str = UPSTREAM_NAME,
+           wrt: Iterable[str] | str | None = None, upstream: str | None = None,
            max_work: int = DEFAULT_MAX_WORK, progress=None) -> Derivation:
     """Derive and verify the gradient of ``expression`` with respect to its inputs.
 
@@ -359,7 +383,8 @@ def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | 
     given are inferred, and dimensions nothing fixes get small default sizes
     (``Derivation.defaulted`` says which).  ``wrt`` limits the inputs
     differentiated by.  A matrix-valued expression Y is differentiated against
-    an upstream gradient named ``upstream`` (G_pq = df/dY_pq); a scalar-valued
+    an upstream gradient named ``upstream`` (G_pq = df/dY_pq; by default G, or
+    G1, G2, ... when the expression has a matrix G); a scalar-valued
     one (1x1, trace, sum, det) directly.
 
     ``progress(label, done, total)``, if given, is called as the Jacobians are
@@ -368,11 +393,12 @@ def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | 
     Raises BadInput (ShapeError, ParseError, TooMuchWork) for input it refuses.
     """
     tree = _expression(expression)
+    upstream = _free_upstream_name(tree) if upstream is None else _upstream_argument(upstream)
     if expression is None:
         sizes = {k: DEFAULT_SIZES[k] if v is None else v for k, v in {"n": n, "m": m, "d": d}.items()}
     else:
         sizes = {"n": n, "m": m, "d": d}
-    given, chosen = _given_shapes(tree, _without(shapes, upstream), sizes)
+    given, chosen = _given_shapes(tree, _without(shapes, upstream, tree), sizes)
     report = infer_shapes(tree, given)
     # The note's f(Y) is arbitrary even when Y is 1x1, so its Y = X W always has
     # an upstream gradient; any other 1x1 expression is differentiated directly.
@@ -381,10 +407,30 @@ def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | 
 
 
 def _output_name(names: list[str], upstream: str) -> str:
-    for candidate in OUTPUT_NAMES:
-        if candidate not in names and candidate != upstream:
-            return candidate
-    raise BadInput("every name symderive could give the output is taken")
+    """Y, or the first of Z, F, H, Out, Y1, Y2, ... that names no matrix."""
+    candidates = itertools.chain(OUTPUT_NAMES, (f"Y{k}" for k in itertools.count(1)))
+    return next(c for c in candidates if c not in names and c != upstream)
+
+
+def _free_upstream_name(tree: Expr) -> str:
+    """G, or the first of G1, G2, ... that names no matrix of the expression."""
+    names = set(names_in(tree))
+    candidates = itertools.chain((UPSTREAM_NAME,), (f"{UPSTREAM_NAME}{k}" for k in itertools.count(1)))
+    return next(c for c in candidates if c not in names)
+
+
+def _upstream_argument(text: Any) -> str:
+    """The upstream gradient's name as given (--upstream): a name of the expression
+    language, so that claims can use it and the document can print it."""
+    from .parse import parse
+
+    try:
+        if parse(text) == Name(text):
+            return text
+    except BadInput:
+        pass
+    raise BadInput(f"--upstream: {text!r} is not a name of the expression language "
+                   "(letters, digits and _, starting with a letter; not a function or a keyword)")
 
 
 @contextlib.contextmanager
@@ -435,9 +481,6 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     names = names_in(tree)
     if not names:
         raise BadInput(f"{tree} contains no matrix to differentiate by")
-    if upstream_name in names:
-        raise BadInput(f"the name {upstream_name!r} is reserved for the upstream gradient "
-                       f"df/dY; rename the matrix, or choose another upstream name")
     chosen_wrt = _wrt(wrt, names)
     shapes = {name: report.shapes[name] for name in names}
     found_shapes = node_shapes(tree, shapes)  # refuses non-conforming products, with names
@@ -450,6 +493,10 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
             f"over the limit of {max_work:,}; raise the limit with --max-work {work} to run it anyway"
         )
     scalar = (out_rows, out_cols) == (1, 1) and not always_upstream
+    if not scalar and upstream_name in names:
+        default = " (in claims, by default)" if upstream_name == UPSTREAM_NAME else ""
+        raise BadInput(f"the expression uses {upstream_name!r}, which is also the name of the upstream "
+                       f"gradient df/dY{default}; give the upstream another name with --upstream NAME")
     output_name = _output_name(names, upstream_name)
     lap("shapes")
 
@@ -489,7 +536,8 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
         claimed = _explicit_claim(closed[name], values, leaf_shapes, kind)
         derived = gradients[name] if _same_engine(claimed, kind) else engine.matrix_to_sympy(gradients[name])
         verdict = verify.equal_matrices(derived, claimed, f"df/d{name} against the chain rule")
-        witness = numeric.witness(tree, name, closed[name], leaf_shapes, upstream_name_used)
+        witness = numeric.witness(tree, name, _for_numpy(closed[name], leaf_shapes), leaf_shapes,
+                                  upstream_name_used)
         identities.append(Identity("gradient", name, closed[name], f"df/d{name} = {closed[name]}",
                                    verdict, witness))
     lap("verify")
@@ -510,18 +558,15 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
 
 def _general_proofs(tree: Expr, output_name: str, upstream_name: str | None) -> dict[str, Any]:
     """The step-by-step proof for all sizes, where the general prover covers the
-    expression: a product A @ B of two different matrices, against an upstream."""
+    expression: a product A @ B of two different matrices, against an upstream.
+    The proof is written with internal names and shown with the user's
+    (general.py), so any name the expression language allows will do."""
     if not (isinstance(tree, MatMul) and isinstance(tree.left, Name) and isinstance(tree.right, Name)
             and tree.left.name != tree.right.name and upstream_name is not None):
         return {}
     from .general import prove_matmul
 
-    taken = {tree.left.name, tree.right.name, output_name, upstream_name}
-    sizes = [s for s in ("n", "m", "d", "k", "l", "s") if s not in taken][:3]
-    if len(sizes) < 3:
-        return {}
-    n, m, d = sizes
-    return prove_matmul(tree.left.name, tree.right.name, Y=output_name, G=upstream_name, n=n, m=m, d=d)
+    return prove_matmul(tree.left.name, tree.right.name, Y=output_name, G=upstream_name)
 
 
 def _wrt(wrt: Iterable[str] | str | None, names: list[str]) -> list[str]:
@@ -542,6 +587,37 @@ def _explicit_claim(claim: Expr, values: dict[str, Any], leaf_shapes: dict[str, 
     if kind == engine.SYMENGINE and engine.engine_for(claim) == engine.SYMENGINE:
         return engine.explicit(claim, values, kind)
     return build.explicit(claim, {name: engine.matrix_to_sympy(m) for name, m in values.items()})
+
+
+def _for_numpy(node: Expr, leaf_shapes: dict[str, Shape]) -> Expr:
+    """``node`` with every adj(A) written as the polynomial in A that it is, for the
+    numeric witness (numeric.py evaluates inv and det, not adj).  Exact checks
+    use the adjugate itself (build.py)."""
+    if not any(isinstance(sub, Call) and sub.function == "adj" for sub in walk(node)):
+        return node
+
+    def rewrite(sub: Expr) -> Expr:
+        kids = [rewrite(child) for child in sub.children()]
+        sub = sub.rebuild(*kids) if kids else sub
+        if isinstance(sub, Call) and sub.function == "adj":
+            return _adjugate_polynomial(sub.argument, shape_of(sub.argument, leaf_shapes)[0])
+        return sub
+
+    return rewrite(node)
+
+
+def _adjugate_polynomial(A: Expr, k: int) -> Expr:
+    """adj(A) of a k x k matrix A as a polynomial in A (Faddeev-LeVerrier):
+    M_1 = I, c_1 = -tr(A); M_s = A M_(s-1) + c_(s-1) I, c_s = -tr(A M_s)/s; and
+    adj(A) = (-1)^(k+1) M_k.  For k = 2, trace(A) I - A; for k = 3,
+    A^2 - trace(A) A + (trace(A)^2 - trace(A^2))/2 I."""
+    identity = Eye(k)
+    M: Expr = identity
+    c: Expr = Neg(Call("trace", A))
+    for s in range(2, k + 1):
+        M = Add(MatMul(A, M), Hadamard(c, identity))
+        c = Div(Neg(Call("trace", MatMul(A, M))), Number(Fraction(s)))
+    return M if k % 2 else Neg(M)
 
 
 def _same_engine(matrix: Any, kind: str) -> bool:
@@ -621,7 +697,7 @@ class CheckResult:
 
 def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
           shapes: Mapping[str, Any] | None = None, n: int | None = None, m: int | None = None,
-          d: int | None = None, upstream: str = UPSTREAM_NAME,
+          d: int | None = None, upstream: str | None = UPSTREAM_NAME,
           max_work: int = DEFAULT_MAX_WORK) -> CheckResult:
     """Check exactly whether ``claim`` is df/d``wrt`` for ``expression``.
 
@@ -638,7 +714,8 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
         claim_tree = _expression(claim)
     except BadInput as error:
         raise BadInput(f"in the claim: {error}") from error
-    given, chosen = _given_shapes(tree, _without(shapes, upstream), {"n": n, "m": m, "d": d})
+    upstream = _upstream_argument(UPSTREAM_NAME if upstream is None else upstream)
+    given, chosen = _given_shapes(tree, _without(shapes, upstream, tree), {"n": n, "m": m, "d": d})
     report = infer_shapes(tree, given)
     derivation = _derive(tree, report, chosen, [wrt] if isinstance(wrt, str) else wrt, upstream,
                          size_argument("max_work", max_work))
@@ -674,7 +751,8 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
         if not _same_engine(claimed, derivation.engine):
             derived = engine.matrix_to_sympy(derived)
         verdict = verify.equal_matrices(derived, claimed, f"df/d{wrt} from the chain rule against the claim")
-        witness = numeric.witness(tree, wrt, claim_tree, leaf_shapes, derivation.upstream_name)
+        witness = numeric.witness(tree, wrt, _for_numpy(claim_tree, leaf_shapes), leaf_shapes,
+                                  derivation.upstream_name)
     proven = bool(verdict.holds and derivation.general_proofs and _claim_proven(tree, wrt, claim_tree, derivation))
     return CheckResult(tree, wrt, claim_tree, derivation.shapes, derivation.defaulted,
                        derivation.upstream_name, verdict, witness, proven)
@@ -683,20 +761,15 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
 def _claim_proven(tree: Expr, wrt: str, claim: Expr, derivation: Derivation) -> bool:
     """Where the general prover covers the expression (A @ B) and the claim is made of
     names, products, sums, differences and transposes: prove claim = df/d(wrt) for
-    all sizes, as a one-step derivation checked like any other."""
-    from .derivation_file import read_derivation
+    all sizes, as a one-step derivation checked like any other (written with
+    internal names, never the claim's text: general.prove_claim)."""
     from .expr import Add, Sub, Transpose
-    from .general import claim_proof_text
-    from .prove import check_derivation
+    from .general import prove_claim
 
     if not all(isinstance(node, (Name, MatMul, Add, Sub, Transpose)) for node in walk(claim)):
         return False
-    taken = {tree.left.name, tree.right.name, derivation.output_name, derivation.upstream_name}
-    sizes = [s for s in ("n", "m", "d", "k", "l", "s") if s not in taken][:3]
-    n, m, d = sizes
-    text = claim_proof_text(wrt, str(claim), tree.left.name, tree.right.name,
-                            Y=derivation.output_name, G=derivation.upstream_name, n=n, m=m, d=d)
     try:
-        return check_derivation(read_derivation(text)).proven
+        return prove_claim(wrt, claim, tree.left.name, tree.right.name,
+                           Y=derivation.output_name, G=derivation.upstream_name).proven
     except BadInput:
         return False

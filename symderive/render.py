@@ -317,6 +317,8 @@ class ExprPrinter:
                 return r"\operatorname{sum}\left(%s\right)" % arg
             if node.function == "det":
                 return r"\det\left(%s\right)" % arg
+            if node.function == "adj":
+                return r"\operatorname{adj}\left(%s\right)" % arg
             if node.function == "inv":
                 return r"%s^{-1}" % base(node.argument, isinstance(node.argument, E.Name))
         raise TypeError(f"cannot print {type(node).__name__}")

@@ -206,9 +206,14 @@ defvjp("trace", ("y = trace(A)  gives  df/dA = G * I",), "Matrix Cookbook (2012)
        lambda G, node, shapes, out: Hadamard(G, Identity(shapes[0][0])))
 defvjp("sum", ("y = sum(A)  gives  df/dA = G * ones",), "d (sum of entries)/dA_ij = 1",
        lambda G, node, shapes, out: Hadamard(G, Ones(*shapes[0])))
-defvjp("det", ("y = det(A)  gives  df/dA = G * det(A) * inv(A).T",), "Matrix Cookbook (2012) eq. (49)",
-       lambda G, node, shapes, out: Hadamard(Hadamard(G, _call("det", node.children()[0])),
-                                            Transpose(_call("inv", node.children()[0]))))
+# Jacobi's formula, d det(A) = tr(adj(A) dA), so d det(A)/dA = adj(A).T: the
+# matrix of cofactors, a polynomial in the entries, defined for every A.  The
+# Matrix Cookbook's det(A) inv(A).T is the same where A is invertible, and
+# undefined where it is not (det(X @ W) for X 3x2, W 2x3 is identically 0, and
+# so is its gradient).
+defvjp("det", ("y = det(A)  gives  df/dA = G * adj(A).T",),
+       "Jacobi's formula; Matrix Cookbook (2012) eq. (49) where A is invertible",
+       lambda G, node, shapes, out: Hadamard(G, Transpose(_call("adj", node.children()[0]))))
 defvjp("inv", ("Y = inv(A)  gives  df/dA = -(inv(A).T @ G @ inv(A).T)",),
        "Matrix Cookbook (2012) eq. (59)",
        lambda G, node, shapes, out: Neg(MatMul(MatMul(Transpose(_call("inv", node.children()[0])), G),

@@ -90,8 +90,13 @@ def test_broadcasting_that_cannot_work_names_both_shapes():
 
 
 def test_reserved_and_unknown_names():
-    with pytest.raises(BadInput, match="reserved for the upstream"):
-        derive("G @ W")
+    # derive names the upstream itself, so a matrix G only moves it to G1; a name
+    # asked for (and G in a claim) must not be a matrix of the expression as well
+    assert derive("G @ W").upstream_name == "G1"
+    with pytest.raises(BadInput, match="also the name of the upstream"):
+        derive("G @ W", upstream="W")
+    with pytest.raises(BadInput, match="also the name of the upstream"):
+        check("G @ W", "W", "G.T @ G")
     assert derive("G @ W", upstream="dY").verified
     with pytest.raises(BadInput, match="cannot differentiate by 'Q'"):
         derive("X @ W", wrt="Q")

@@ -68,6 +68,7 @@ EXPRESSIONS = [
     ("trace(X @ A)", {}),
     ("sum(sigmoid(X) * exp(X) / 2 - cos(X)**3 + sqrt(X))", {"X": (2, 2)}),
     ("det(A) + trace(inv(A))", {"A": (2, 2)}),
+    ("det(X @ W)", {"X": (3, 2), "W": (2, 3)}),
     ("X_1 @ W_2", {}),
 ]
 
