@@ -666,7 +666,7 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
     witness = None
     if claim_shape != tuple(derived.shape):
         verdict = verify.Verdict(
-            False, 0, "shapes compared",
+            False, 0, f"df/d{wrt} against the claim: shapes differ",
             reason=f"the claim {claim_tree} is {claim_shape[0]}x{claim_shape[1]} but df/d{wrt} "
                    f"has the shape of {wrt}, {derived.rows}x{derived.cols}")
     else:

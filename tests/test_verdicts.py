@@ -168,3 +168,16 @@ def test_mpmath_is_a_declared_dependency():
     text = (ROOT / "pyproject.toml").read_text()
     dependencies = text.split("dependencies = [", 1)[1].split("]", 1)[0]
     assert re.search(r'"mpmath[>=<~ 0-9.]*"', dependencies), dependencies
+
+
+# ---------------------------------------------------------------------------
+# Summaries that say each thing once, in the right words
+# ---------------------------------------------------------------------------
+
+
+def test_the_kernel_says_shapes_differ_once():
+    verdict = verify.equal_matrices(sympy.ones(2, 3), sympy.ones(3, 2), "test")
+    assert not verdict.holds
+    assert "shapes compared" not in verdict.method and verdict.method.endswith("shapes differ")
+    assert f"{verdict.method} {verdict.reason}".count("shapes differ") == 1
+    assert "2x3" in verdict.reason and "3x2" in verdict.reason
