@@ -211,6 +211,13 @@ def test_an_undecided_entry_where_the_witness_disagrees_is_still_undecided():
     assert result.report()["note"].startswith(f"the numeric witness disagrees at entry ({i}, {j})")
 
 
+def test_notebooks_and_documents_do_not_call_undecided_refuted(tmp_path):
+    shown = check(*UNDECIDABLE[:3], shapes={"X": (3, 2)})._repr_latex_()
+    assert r"\text{undecided}" in shown and "refuted" not in shown and r"\neq" not in shown
+    refuted = check("X @ W", "X", "G @ W", shapes={"X": (3, 3), "W": (3, 3)})._repr_latex_()
+    assert r"\text{refuted}" in refuted and r"\neq" in refuted
+
+
 def test_the_exit_statuses_are_distinct():
     assert [int(s) for s in (ExitStatus.VERIFIED, ExitStatus.REFUTED, ExitStatus.BAD_INPUT,
                              ExitStatus.UNDECIDED)] == [0, 1, 2, 3]
@@ -310,6 +317,9 @@ def test_an_undecided_derivation_exits_3(tmp_path, monkeypatch):
     code, out, _ = run("derive", "exp(X)", "--shape", "X=2x2", "--out", str(tmp_path))
     assert code == ExitStatus.UNDECIDED == 3, out
     assert "UNDECIDED" in out and "undecided" in out.splitlines()[-2]
+    document = " ".join((tmp_path / "expX_X2x2.tex").read_text().split())
+    assert "differs from the chain rule" not in document and "Not every identity holds" not in document
+    assert "could not be decided exactly" in document and "Not every identity could be verified" in document
     code, out, _ = run("derive", "exp(X)", "--shape", "X=2x2", "--out", str(tmp_path), "--json")
     assert code == 3 and json.loads(out)["status"] == "undecided"
 
