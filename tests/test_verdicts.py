@@ -332,6 +332,13 @@ def test_help_documents_exit_status_3(command, capsys):
     assert re.search(r"\b1 refuted\b", flat) and "(or undecided)" not in flat
 
 
+def test_readme_documents_exit_status_3():
+    text = " ".join((ROOT / "README.md").read_text().split())
+    assert re.search(r"3 when [^.]*undecided", text)
+    section = text.split('## What "verified" means', 1)[1].split("## ", 1)[0]
+    assert "undecided" in section and "mpmath" in section and "internal inconsistency" in section
+
+
 # ---------------------------------------------------------------------------
 # Summaries that say each thing once, in the right words
 # ---------------------------------------------------------------------------
