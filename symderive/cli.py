@@ -19,7 +19,8 @@ from typing import Sequence, TextIO
 
 from . import __version__
 from .errors import BadInput, ExitStatus, SymderiveError
-from .pipeline import DEFAULT_MAX_WORK, DEFAULT_SIZES, CheckResult, Derivation, check, derive
+from .pipeline import (DEFAULT_MAX_WORK, DEFAULT_SIZES, INCONSISTENT, REFUTED, UNDECIDED, VERIFIED, CheckResult,
+                       Derivation, check, derive, outcome_note)
 from .latex import compile_pdf, find_engine
 from .progress import Progress
 from .render import UPSTREAM_NOTATIONS, InterruptedAfterWriting, output_filename, render_forms, write_files
@@ -29,8 +30,11 @@ __all__ = ["main", "run"]
 
 DEFAULT_OUT = "output"
 COMMANDS = ("derive", "check", "prove")
-EPILOG = ("Exit status: 0 every identity verified, 1 an identity refuted (or undecided), "
-          "2 bad input (or, with --pdf, no LaTeX engine or a failed compilation).")
+EPILOG = ("Exit status: 0 verified, every identity checked exactly; 1 refuted, with an entry where the "
+          "two sides differ and both values, or shapes that differ; 3 undecided, none refuted but an entry "
+          "the exact check could not decide (or an exact check the numeric witness contradicts, an internal "
+          "inconsistency); 2 bad input (or, with --pdf, no LaTeX engine or a failed compilation).")
+EXIT = {VERIFIED: ExitStatus.VERIFIED, REFUTED: ExitStatus.REFUTED, UNDECIDED: ExitStatus.UNDECIDED}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -188,14 +192,22 @@ def _summary(derivation: Derivation, paths: list[Path], stream: TextIO) -> None:
         shape = "x".join(map(str, jac.shape))
         print(f"  d{derivation.output_name}/d{name}: {shape} tensor, "
               f"{jac.nnz} of {jac.size} entries nonzero", file=stream)
+    indent = "           "
     for identity in derivation.identities:
-        mark = "verified" if identity.holds else "FAILED  "
-        detail = identity.verdict.method
-        if identity.witness is not None:
-            detail += f"; {identity.witness.method}"
+        status, witness = identity.status, identity.witness
+        mark = {VERIFIED: "verified", REFUTED: "FAILED  ", UNDECIDED: "UNDECIDED"}[status]
         print(f"  {mark} {identity.statement}", file=stream)
-        print(f"           {detail}", file=stream)
-        _counterexample_lines(identity.verdict, stream)
+        if status == VERIFIED:
+            print(indent + identity.verdict.method + ("" if witness is None else f"; {witness.method}"),
+                  file=stream)
+            continue
+        note = outcome_note(identity.verdict, witness)
+        print(indent + identity.verdict.method, file=stream)
+        _counterexample_lines(identity.verdict, stream, indent)
+        if note:
+            print(indent + note, file=stream)
+        if witness is not None and note in ("", INCONSISTENT):
+            print(f"{indent}numeric witness: {witness.method}", file=stream)
     for wrt, report in derivation.general_proofs.items():
         state = "proven for all sizes" if report.proven else "NOT proven for all sizes"
         print(f"  general proof of df/d{wrt}: {len(report.steps)} steps, {state}", file=stream)
@@ -207,17 +219,24 @@ def _summary(derivation: Derivation, paths: list[Path], stream: TextIO) -> None:
         print(f"  all {count} identities verified exactly at these sizes "
               "(a check at these sizes, not a proof for all sizes)", file=stream)
     else:
-        failed = sum(not identity.holds for identity in derivation.identities)
-        print(f"  {failed} of {count} identities NOT verified", file=stream)
+        statuses = [identity.status for identity in derivation.identities]
+        failed = sum(status != VERIFIED for status in statuses)
+        kinds = ", ".join(f"{statuses.count(status)} {status}" for status in (REFUTED, UNDECIDED)
+                          if status in statuses)
+        print(f"  {failed} of {count} identities NOT verified ({kinds})", file=stream)
     print(f"  wrote {', '.join(map(str, paths))}", file=stream)
 
 
 def _counterexample_lines(verdict, stream: TextIO, indent: str = "           ") -> None:
+    """The one line that names the failing entry and both values (or why the shapes differ)."""
     found = verdict.counterexample
-    if found is not None:
-        state = "differ" if found.decided else "could not be shown equal (undecided)"
-        print(f"{indent}entry {found.index} {state}: derived {found.lhs}, claimed {found.rhs}, "
+    if found is not None and found.decided:
+        print(f"{indent}entry {found.index} differs: derived {found.lhs}, claimed {found.rhs}, "
               f"difference {found.difference}", file=stream)
+    elif found is not None:
+        print(f"{indent}entry {found.index} is undecided: derived {found.lhs}, claimed {found.rhs}; "
+              f"their difference, {found.difference}, could be neither brought to 0 nor shown nonzero",
+              file=stream)
     elif verdict.reason:
         print(f"{indent}{verdict.reason}", file=stream)
 
@@ -229,21 +248,29 @@ def _check_summary(result: CheckResult, stream: TextIO) -> None:
         print("  the expression is 1x1: differentiated directly", file=stream)
     else:
         print(f"  against the upstream gradient {result.upstream_name} = df/dY", file=stream)
-    if result.holds:
+    status, witness = result.status, result.witness
+    note = outcome_note(result.verdict, witness)
+    if status == VERIFIED:
         print(f"  VERIFIED exactly: {result.verdict.method}", file=stream)
-        if result.witness is not None:
-            print(f"  numeric witness: {result.witness.method}", file=stream)
+        if witness is not None:
+            print(f"  numeric witness: {witness.method}", file=stream)
         if result.for_all_sizes:
-            print("  PROVEN for all sizes: claim = df/dA checked as a derivation in index notation "
+            print(f"  PROVEN for all sizes: claim = df/d{result.wrt} checked as a derivation in index notation "
                   "(the general prover covers products of two matrices)", file=stream)
         else:
             print("  (a check at these sizes, not a proof for all sizes)", file=stream)
-    else:
-        print(f"  REFUTED: {result.verdict.method}" if result.verdict.counterexample or result.verdict.reason
-              else "  REFUTED", file=stream)
-        _counterexample_lines(result.verdict, stream, indent="  ")
-        if result.witness is not None and result.witness.agrees is False:
-            print(f"  numeric witness: {result.witness.method}", file=stream)
+        return
+    if note == INCONSISTENT:
+        print(f"  UNDECIDED: {note}", file=stream)
+        print(f"  exact check, 0 in every entry: {result.verdict.method}", file=stream)
+        print(f"  numeric witness: {witness.method}", file=stream)
+        return
+    print(f"  {status.upper()}: {result.verdict.method}", file=stream)
+    _counterexample_lines(result.verdict, stream, indent="  ")
+    if note:  # says where the witness disagrees, and what that means
+        print(f"  {note}", file=stream)
+    elif witness is not None:
+        print(f"  numeric witness: {witness.method}", file=stream)
 
 
 def _prove_summary(report, path: str, stream: TextIO) -> None:
@@ -354,7 +381,7 @@ def _run(argv: list[str], stdout: TextIO) -> int:
             print(json.dumps(result.report(), indent=2, sort_keys=True), file=stdout)
         else:
             _check_summary(result, stdout)
-        return int(ExitStatus.VERIFIED if result.holds else ExitStatus.REFUTED)
+        return int(EXIT[result.status])
     folder = _output_folder(args.out)
     # checked before any work: a bad title or no LaTeX engine, and nothing is written
     notation = Derivation._notation(args.upstream_notation, not args.plain_names, args.title)
@@ -384,7 +411,7 @@ def _run(argv: list[str], stdout: TextIO) -> int:
         print(json.dumps(report, indent=2, sort_keys=True), file=stdout)
     else:
         _summary(derivation, [path, fragment_path] + ([pdf_path] if pdf_path else []), stdout)
-    return int(ExitStatus.VERIFIED if derivation.verified else ExitStatus.REFUTED)
+    return int(EXIT[derivation.status])
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,

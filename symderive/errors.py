@@ -11,8 +11,10 @@ class ExitStatus(enum.IntEnum):
     """What ``python -m symderive`` exits with."""
 
     VERIFIED = 0  # every identity was checked exactly and holds
-    REFUTED = 1  # an identity failed its check
+    REFUTED = 1  # an identity is false: an exact counterexample (an entry, or shapes that differ)
     BAD_INPUT = 2  # the input was rejected before anything was derived or written
+    UNDECIDED = 3  # none refuted, but not all verified: an entry the kernel could not decide,
+    #                or an exact check the numeric witness contradicts (an internal inconsistency)
 
 
 class SymderiveError(Exception):

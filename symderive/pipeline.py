@@ -28,7 +28,8 @@ from .render import plain_text
 from .shapes import Shape, ShapeReport, infer_shapes, node_shapes, shape_of, size_argument
 
 __all__ = ["Derivation", "Identity", "CheckResult", "derive", "check", "DEFAULT_SIZES",
-           "DEFAULT_MAX_WORK", "estimate_work", "NOTE_EXPRESSION"]
+           "DEFAULT_MAX_WORK", "estimate_work", "NOTE_EXPRESSION", "VERIFIED", "REFUTED", "UNDECIDED",
+           "INCONSISTENT"]
 
 DEFAULT_SIZES = {"n": 3, "m": 2, "d": 4}
 UPSTREAM_NAME = "G"
@@ -46,6 +47,40 @@ NOTE_EXPRESSION = MatMul(Name("X"), Name("W"))
 # units, would need about 8 times that memory, and is refused.
 SECONDS_PER_UNIT = 3.5e-6
 DEFAULT_MAX_WORK = 6_000_000
+
+# The three outcomes of a check.  The exact kernel decides: "refuted" only with an
+# exact counterexample (an entry provably nonzero, or shapes that differ), and an
+# entry it cannot decide leaves the claim "undecided".  The numeric witness can
+# withhold "verified", never refute.
+VERIFIED, REFUTED, UNDECIDED = "verified", "refuted", "undecided"
+INCONSISTENT = "internal inconsistency: the exact check and the numeric witness disagree; please report it"
+
+
+def outcome(verdict: verify.Verdict, witness: numeric.NumericWitness | None) -> str:
+    """VERIFIED, REFUTED or UNDECIDED, from the exact verdict and the numeric witness."""
+    if verdict.holds:
+        # an exact proof the witness contradicts: one of the two checkers is wrong
+        return UNDECIDED if witness is not None and witness.agrees is False else VERIFIED
+    found = verdict.counterexample
+    if found is not None:
+        return REFUTED if found.decided else UNDECIDED
+    return REFUTED if verdict.reason else UNDECIDED  # shapes that differ; nothing else fails without an entry
+
+
+def outcome_note(verdict: verify.Verdict, witness: numeric.NumericWitness | None) -> str:
+    """What an undecided outcome owes to the numeric witness, in one sentence ("" if nothing)."""
+    if witness is None or witness.agrees is not False:
+        return ""
+    if verdict.holds:
+        return INCONSISTENT
+    found = verdict.counterexample
+    if found is not None and not found.decided:
+        values = "" if witness.numeric_value is None else \
+            f" (finite differences {witness.numeric_value:.12g}, the claim {witness.claimed_value:.12g})"
+        where = f" at entry {witness.entry}" if witness.entry is not None else ""
+        return (f"the numeric witness disagrees{where}{values}, so the claim is probably false, "
+                "but no exact counterexample was found")
+    return ""
 
 
 @dataclass(frozen=True)
@@ -65,8 +100,13 @@ class Identity:
     witness: numeric.NumericWitness | None = None
 
     @property
+    def status(self) -> str:
+        """VERIFIED, REFUTED (with a counterexample) or UNDECIDED; see :func:`outcome`."""
+        return outcome(self.verdict, self.witness)
+
+    @property
     def holds(self) -> bool:
-        return self.verdict.holds and (self.witness is None or self.witness.agrees is not False)
+        return self.status == VERIFIED
 
 
 @dataclass
@@ -125,6 +165,13 @@ class Derivation:
     def verified(self) -> bool:
         """True only if every identity was checked exactly and held."""
         return bool(self.identities) and all(identity.holds for identity in self.identities)
+
+    @property
+    def status(self) -> str:
+        """VERIFIED if every identity is, REFUTED if any is, UNDECIDED otherwise."""
+        if self.verified:
+            return VERIFIED
+        return REFUTED if any(identity.status == REFUTED for identity in self.identities) else UNDECIDED
 
     @property
     def scalar(self) -> bool:
@@ -206,6 +253,7 @@ class Derivation:
             },
             "identities": [_identity_data(identity) for identity in self.identities],
             "verified": self.verified,
+            "status": self.status,
             "general_proof": {wrt: report.data() for wrt, report in self.general_proofs.items()},
             "proven_for_all_sizes": self.proven_for_all_sizes,
             "scope": ("the closed forms are proven for all sizes, every step checked"
@@ -216,16 +264,21 @@ class Derivation:
 
 def _identity_data(identity: Identity) -> dict[str, Any]:
     return {"kind": identity.kind, "wrt": identity.wrt, "statement": identity.statement,
-            **_outcome_data(identity.holds, identity.verdict, identity.witness)}
+            **_outcome_data(identity.verdict, identity.witness)}
 
 
-def _outcome_data(holds: bool, verdict: verify.Verdict, witness: numeric.NumericWitness | None) -> dict[str, Any]:
+def _outcome_data(verdict: verify.Verdict, witness: numeric.NumericWitness | None) -> dict[str, Any]:
     """How a claim fared, as plain data: the same fields for identities and checks."""
+    status = outcome(verdict, witness)
     return {
-        "verified": holds,
+        "verified": status == VERIFIED,
+        "status": status,
+        "note": outcome_note(verdict, witness) or None,
         "method": verdict.method,
         "entries_checked": verdict.checked,
-        "numeric_witness": None if witness is None else {"agrees": witness.agrees, "method": witness.method},
+        "numeric_witness": None if witness is None else {
+            "agrees": witness.agrees, "method": witness.method,
+            "entry": None if witness.entry is None else list(witness.entry)},
         "counterexample": _counterexample_data(verdict),
     }
 
@@ -673,8 +726,13 @@ class CheckResult:
     for_all_sizes: bool = False  # the claim was also proven for all sizes, step by step
 
     @property
+    def status(self) -> str:
+        """VERIFIED, REFUTED (with a counterexample) or UNDECIDED; see :func:`outcome`."""
+        return outcome(self.verdict, self.witness)
+
+    @property
     def holds(self) -> bool:
-        return self.verdict.holds and (self.witness is None or self.witness.agrees is not False)
+        return self.status == VERIFIED
 
     def _repr_latex_(self) -> str:
         """Jupyter shows the claim, = or not, and what was checked, as rendered maths."""
@@ -688,7 +746,7 @@ class CheckResult:
             "shapes": {name: list(shape) for name, shape in self.shapes.items()},
             "defaulted": {name: list(axes) for name, axes in self.defaulted.items()},
             "upstream": self.upstream_name,
-            **_outcome_data(self.holds, self.verdict, self.witness),
+            **_outcome_data(self.verdict, self.witness),
             "proven_for_all_sizes": self.for_all_sizes,
             "scope": ("proven for all sizes by the general prover, and checked exactly at these sizes"
                       if self.for_all_sizes else "checked exactly at these sizes only; not a proof for all sizes"),
@@ -743,7 +801,7 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
     witness = None
     if claim_shape != tuple(derived.shape):
         verdict = verify.Verdict(
-            False, 0, "shapes compared",
+            False, 0, f"df/d{wrt} against the claim: shapes differ",
             reason=f"the claim {claim_tree} is {claim_shape[0]}x{claim_shape[1]} but df/d{wrt} "
                    f"has the shape of {wrt}, {derived.rows}x{derived.cols}")
     else:

@@ -725,6 +725,7 @@ def document_data(derivation, notation: Notation | None = None) -> dict[str, Any
         "identities": [_identity_row(identity, plain, display, derivation, bold)
                        for identity in derivation.identities],
         "verified": derivation.verified,
+        "status": derivation.status,
         "general": [proof_data(report, bold=bold) for report in derivation.general_proofs.values()],
         "general_proven": derivation.proven_for_all_sizes,
     }
@@ -735,10 +736,11 @@ def _verdict_view(identity) -> dict[str, Any]:
     found = verdict.counterexample
     return {
         "holds": identity.holds,
+        "status": identity.status,  # verified, refuted or undecided
         "exact": verdict.holds,
         "checked": verdict.checked,
         "witness": None if identity.witness is None else identity.witness.agrees,
-        "counterexample": None if found is None else {"index": found.index},
+        "counterexample": None if found is None else {"index": found.index, "decided": found.decided},
         "reason": verdict.reason,
     }
 
@@ -831,7 +833,7 @@ def render_check(result) -> str:
     output_tex = "f" if result.upstream_name is None else name_tex(output)
     return environment().get_template("check.tex.j2").render(
         output=output_tex, expression=display(result.expression), wrt=name_tex(result.wrt),
-        claim=display(result.claim), holds=result.holds, for_all_sizes=result.for_all_sizes,
+        claim=display(result.claim), holds=result.holds, status=result.status, for_all_sizes=result.for_all_sizes,
         counterexample=None if found is None else found.index,
         shapes=[{"tex": name_tex(n), "rows": r, "cols": c} for n, (r, c) in result.shapes.items()])
 

@@ -191,16 +191,15 @@ def _first_failure(pairs: Iterable[tuple[tuple[int, ...], Any, Any]]):
 def equal_matrices(lhs, rhs, what: str) -> Verdict:
     """Entry-by-entry exact equality of two explicit matrices (SymPy or SymEngine)."""
     if tuple(lhs.shape) != tuple(rhs.shape):
-        return Verdict(False, 0, f"{what}: shapes compared",
-                       reason=f"shapes differ: {lhs.rows}x{lhs.cols} against {rhs.rows}x{rhs.cols}")
+        return Verdict(False, 0, f"{what}: shapes differ",
+                       reason=f"the left side is {lhs.rows}x{lhs.cols}, the right side {rhs.rows}x{rhs.cols}")
     pairs = (((i, j), lhs[i, j], rhs[i, j]) for i in range(lhs.rows) for j in range(lhs.cols))
     checked, failure = _first_failure(pairs)
     if failure is None:
         method = (f"{what}: lhs - rhs is exactly 0 in each of the {lhs.rows * lhs.cols} "
                   f"entries ({lhs.rows}x{lhs.cols})")
-    else:
-        method = (f"{what}: compared exactly entry by entry ({lhs.rows}x{lhs.cols}); entry "
-                  f"{failure.index} {'differs' if failure.decided else 'is undecided'}")
+    else:  # the counterexample names the entry, and says whether it differs or is undecided
+        method = f"{what}: compared exactly entry by entry ({lhs.rows}x{lhs.cols})"
     return Verdict(failure is None, checked, method, failure)
 
 
@@ -347,6 +346,6 @@ def equal_index_formula(tensor: Callable[[tuple[int, ...]], Any],
     method = (f"{what}: compared exactly at the {len(points)} index tuples where either "
               f"side can be nonzero; both sides vanish at the other {total - len(points)} "
               f"of the {total} entries")
-    if failure is not None:
-        method = f"{what}: compared exactly; at {failure.index} the two sides differ"
+    if failure is not None:  # the counterexample names the index tuple
+        method = f"{what}: compared exactly, index tuple by index tuple"
     return Verdict(failure is None, checked, method, failure)

@@ -183,7 +183,7 @@ def test_check_refuted_exits_1_with_the_entry_and_difference():
     code, out, _ = run("check", "X @ W", "--wrt", "W", "--claim", "G @ X",
                        "--shape", "X=3x3", "--shape", "W=3x3")
     assert code == 1 and "REFUTED" in out
-    assert "entry (1, 1) differ: derived" in out and "claimed" in out and "difference" in out
+    assert "entry (1, 1) differs: derived" in out and "claimed" in out and "difference" in out
 
 
 def test_check_wrong_shape_exits_1_naming_both_shapes():

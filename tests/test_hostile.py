@@ -45,6 +45,8 @@ ROWS = [
     ("claim of the wrong shape", ["check", "X @ W", "--wrt", "X", "--claim", "W.T",
                                   "--n", "3", "--m", "2", "--d", "4"], 1, None),
     ("wrong claim", ["check", "trace(X @ A)", "--wrt", "X", "--claim", "A"], 1, None),
+    ("claim the exact check cannot decide", ["check", "sum(sqrt(X * X))", "--wrt", "X", "--claim", "ones(3, 2)",
+                                             "--shape", "X=3x2"], 3, None),
     ("LaTeX special character in a name", ["derive", "X$ @ W"], 2, "line 1, column 2"),
     ("percent in a name", ["derive", "X% @ W"], 2, "line 1, column 2"),
     ("backslash in a name", ["derive", "X\\W"], 2, "line 1, column 2"),
