@@ -37,16 +37,10 @@ BUDGET = 30.0  # seconds of wall time per row
 
 # Rows where symderive and the oracle disagree today, with why.  Keyed by
 # (expression, wrt, claim).  Each is xfail(strict=True), never silently.
-_WITNESS_BUG = ("true claim refuted: the exact check proves it (lhs - rhs is 0 in every entry) "
-                "but the float64 witness (step 1e-6) loses the gradient to cancellation between "
-                "terms of size {size}, disagrees, and the disagreement overrides the proof")
-KNOWN_DISAGREEMENTS = {
-    ("sum((X + 1e8) ** 2 - (X - 1e8) ** 2)", "X", "4e8 * ones(3, 2)"): _WITNESS_BUG.format(size="1e16"),
-    ("sum(((X + 1e8) ** 2 - (X - 1e8) ** 2) / 1e8)", "X", "4 * ones(3, 2)"): _WITNESS_BUG.format(size="1e16"),
-    ("sum(1e8 * X - (1e8 * X - X))", "X", "ones(3, 2)"): _WITNESS_BUG.format(size="1e8"),
-    ("(X + 1e8) ** 2 - (X - 1e8) ** 2", "X", "4e8 * G"): _WITNESS_BUG.format(size="1e16"),
-    ("sum(exp(X + 50) - exp(50) * exp(X))", "X", "0 * X"): _WITNESS_BUG.format(size="1e22"),
-}
+# (Five rows of constants, 1e8 and e^50, were here until the numeric witness
+# moved to 50-digit arithmetic: float64 central differences lost those gradients
+# to cancellation and overruled the exact proof.)
+KNOWN_DISAGREEMENTS: dict[tuple[str, str, str], str] = {}
 
 
 # --------------------------------------------------------------------------- the adapter
