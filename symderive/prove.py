@@ -143,6 +143,7 @@ class Term:
     constraints: tuple = ()  # ((a, b), ...): a <= b on the domain of summation
 
 
+PLACE = sympy.Symbol("@entry")  # stands for the entry an elementwise function is applied to
 MAX_EXPANDED_POWER = 12  # A ** k for whole k up to this is a product of k entries; beyond, one factor
 
 
@@ -157,19 +158,12 @@ def _broadcast_at(shape: tuple[Atom, Atom], result: tuple[Atom, Atom], row: Atom
 
 
 def _derivative_of_function(factor: tuple) -> tuple[Any, tuple]:
-    """d f(a)/da for a factor ("fn", f, M, r, c): (coefficient, factors).  A power
-    a**e gives e a**(e-1); any other function f gives the function f' (its
-    derivative, an unknown of its own: the step proves the chain rule, and what
-    f' is for a named f is a fact of one variable, checked apart)."""
-    _, function, name, r, c = factor
-    if function.startswith("**"):
-        exponent = Fraction(function[2:])
-        lower = exponent - 1
-        coefficient = sympy.Rational(exponent.numerator, exponent.denominator)
-        if lower.denominator == 1 and 0 <= lower <= MAX_EXPANDED_POWER:
-            return coefficient, (("entry", name, r, c),) * int(lower)
-        return coefficient, (("fn", f"**{lower}", name, r, c),)
-    return sympy.S.One, (("fn", function + "'", name, r, c),)
+    """d g(a)/da for a factor ("fn", g, M, r, c): (coefficient, factors), by SymPy's
+    differentiation of g in its placeholder.  For an undefined function f this is
+    f' (SymPy's derivative of it); for tanh, 1 - tanh^2; so every rule about a
+    named function is the chain rule here and calculus of one variable there."""
+    _, g, name, r, c = factor
+    return sympy.S.One, (("fn", sympy.diff(g, PLACE), name, r, c),)
 
 
 def _join(a: Term, b: Term) -> Term:
@@ -283,21 +277,27 @@ class _Normalizer:
                 inner = self.entry(matrix.argument, a, b)
                 return [Term(t.coeff, t.factors, (a, b) + t.bound,
                              ((1, a), (a, rows), (1, b), (b, cols)) + t.constraints) for t in inner]
-            if matrix.function in ("det", "inv"):
+            if matrix.function in ("det", "inv", "adj"):
                 raise NoIndexDefinition(f"{matrix.function} has no definition in index notation here")
             matrix_shape(matrix, decl)
             return [self.applied(matrix.function, matrix.argument, row, col)]
         raise Unreadable(f"cannot take entries of {matrix}")
 
     def applied(self, function: str, argument: MatrixExpr, row: Atom, col: Atom) -> Term:
-        """An elementwise function of an entry of a named matrix, as one factor."""
+        """An elementwise function of an entry of a named matrix, as one factor
+        ("fn", g, M, r, c): g is a SymPy expression in the placeholder ``PLACE``
+        standing for the entry M_rc, so compositions (tanh of a square root) are
+        one factor too."""
         inner = self.entry(argument, row, col)
-        if len(inner) != 1 or len(inner[0].factors) != 1 or inner[0].factors[0][0] != "entry" \
+        if len(inner) != 1 or len(inner[0].factors) != 1 or inner[0].factors[0][0] == "delta" \
                 or inner[0].bound or inner[0].coeff != 1:
-            raise Unreadable(f"the index language applies {function.lstrip('*') if function.startswith('**') else function} "
+            shown = function[2:] if function.startswith("**") else function
+            raise Unreadable(f"the index language applies {'a power' if function.startswith('**') else shown} "
                              f"to the entries of a named matrix only, not of {argument}")
-        _, name, r, c = inner[0].factors[0]
-        return Term(sympy.S.One, (("fn", function, name, r, c),))
+        factor = inner[0].factors[0]
+        g = PLACE if factor[0] == "entry" else factor[1]
+        name, r, c = factor[-3:]
+        return Term(sympy.S.One, (("fn", _elementwise(function, g), name, r, c),))
 
     # --- derivatives -------------------------------------------------------
 
@@ -497,15 +497,15 @@ class _Normalizer:
                 self.unproven.append(condition)
 
     def normal_form(self, expr: IndexExpr) -> dict[tuple, Any]:
-        """Canonical key -> coefficient, zero coefficients dropped."""
+        """Canonical key -> value, zero values dropped (see :func:`_canonical`)."""
         found: dict[tuple, Any] = {}
         for term in self.terms(expr, {}):
             contracted = self.contract(term)
             if contracted is None:
                 continue
-            key = _canonical(contracted)
-            found[key] = found.get(key, 0) + contracted.coeff
-        return {key: sympy.expand(c) for key, c in found.items() if sympy.expand(c) != 0}
+            key, value = _canonical(contracted)
+            found[key] = found.get(key, 0) + value
+        return {key: value for key, value in found.items() if verify.is_zero(value) is not True}
 
 
 def condition_text(condition: tuple[Atom, Atom, Atom]) -> str:
@@ -533,26 +533,47 @@ def _substitute(factor: tuple, old: str, new: Atom) -> tuple:
 MAX_RENAMINGS = 720  # 6 bound indices: every order is tried; more, a fixed order (incomplete, still sound)
 
 
-def _canonical(term: Term) -> tuple:
-    """The term with its summed indices renamed: the least key over every naming of
-    them (so two terms equal up to renaming get one key), factors and constraints
-    sorted.  Renaming bound indices never changes a term's value, so equal keys
-    mean equal terms; with many bound indices only one naming is tried, and equal
-    terms may get different keys (the step is then not proven, never wrongly proven)."""
+def _position_symbol(name: str, row: Atom, col: Atom) -> sympy.Symbol:
+    return sympy.Symbol(f"{name}[{row},{col}]")
+
+
+def _canonical(term: Term) -> tuple[tuple, Any]:
+    """(key, value) of a contracted term.
+
+    The value is the coefficient times the entries and elementwise functions of
+    entries, as a SymPy expression in one symbol per position ``M[r,c]``; the key
+    is the rest: how many indices are summed, the deltas, the range conditions,
+    and the positions that involve a summed index.  Summed indices are renamed
+    to the least key over every naming of them (up to 6 of them; beyond, one
+    naming), so that terms equal up to renaming meet under one key, and their
+    values add.  Two sides are equal when, key by key, their values are (decided
+    by the kernel's exact zero test).  Renaming summed indices never changes a
+    term, so equal keys with equal values mean equal sums; a naming that misses
+    an equality leaves a step unproven, never wrongly proven."""
     bound = list(term.bound)
 
     def keyed(names: dict[str, str]) -> tuple:
         rename = lambda a: names.get(a, a) if isinstance(a, str) else a  # noqa: E731
-        factors = tuple(sorted((("delta",) + tuple(sorted(map(rename, f[1:]), key=repr)) if f[0] == "delta"
-                                else f[:-2] + (rename(f[-2]), rename(f[-1]))
-                                for f in term.factors), key=repr))
+        deltas = tuple(sorted((tuple(sorted(map(rename, f[1:]), key=repr)) for f in term.factors
+                               if f[0] == "delta"), key=repr))
+        positions = sorted({(f[-3], rename(f[-2]), rename(f[-1])) for f in term.factors
+                            if f[0] != "delta" and (f[-2] in names or f[-1] in names)}, key=repr)
         constraints = tuple(sorted(((rename(a), rename(b)) for a, b in term.constraints), key=repr))
-        return len(bound), factors, constraints
+        functions = sorted(((f[-3], rename(f[-2]), rename(f[-1]), "x" if f[0] == "entry" else sympy.srepr(f[1]))
+                            for f in term.factors if f[0] != "delta"), key=repr)
+        return (len(bound), deltas, constraints, tuple(positions)), repr(functions), names
 
-    if math.factorial(len(bound)) <= MAX_RENAMINGS:
-        return min((keyed({v: f"#{k}" for k, v in enumerate(order)}) for order in itertools.permutations(bound)),
-                   key=repr)
-    return keyed({v: f"#{k}" for k, v in enumerate(bound)})
+    namings = (itertools.permutations(bound) if math.factorial(len(bound)) <= MAX_RENAMINGS else [bound])
+    key, _, names = min((keyed({v: f"#{k}" for k, v in enumerate(order)}) for order in namings),
+                        key=lambda found: (repr(found[0]), found[1]))
+    rename = lambda a: names.get(a, a) if isinstance(a, str) else a  # noqa: E731
+    value = term.coeff
+    for f in term.factors:
+        if f[0] == "delta":
+            continue
+        place = _position_symbol(f[-3], rename(f[-2]), rename(f[-1]))
+        value = value * (place if f[0] == "entry" else f[1].xreplace({PLACE: place}))
+    return key, value
 
 
 def normal_form(expr: IndexExpr, decl: Declarations) -> dict[tuple, Any]:
@@ -672,6 +693,8 @@ class _Concrete:
                 return sympy.ImmutableMatrix([[sympy.Add(*a)]])
             if node.function == "det":
                 return sympy.ImmutableMatrix([[a.det(method="berkowitz")]])
+            if node.function == "adj":
+                return sympy.ImmutableMatrix(a.adjugate(method="berkowitz"))
             if node.function == "inv":
                 return sympy.ImmutableMatrix(a.adjugate(method="berkowitz") / a.det(method="berkowitz"))
             return a.applyfunc(lambda x: _elementwise(node.function, x))
@@ -935,7 +958,7 @@ def check_step(number: int, before: Step, after: Step, decl: Declarations, k: in
     try:
         left, right = normalizer.normal_form(before.expression), normalizer.normal_form(after.expression)
         keys = set(left) | set(right)
-        same = all(sympy.expand(left.get(key, 0) - right.get(key, 0)) == 0 for key in keys)
+        same = all(verify.is_zero(left.get(key, 0) - right.get(key, 0)) is True for key in keys)
     except NoIndexDefinition as missing:
         same, undefined = False, str(missing)
     covered, counterexample = witness(before.expression, after.expression, decl, k, max_instances,

@@ -1,0 +1,264 @@
+"""The backward pass: a program's gradients, step by step, in reverse (reverse mode).
+
+From dL/d(output) the steps are walked backwards.  Each step V = expr(args)
+turns dV = dL/dV into a contribution to d(arg) for every argument it uses, by
+the rules of :mod:`symderive.rules` applied through ``expr``; a name used by
+several steps accumulates their contributions (the multivariable chain rule,
+the seed note's section 2.2).  Contributions are written with the program's
+names: the step's own output stands for its expression (dZ = dH * (1 - H**2),
+not 1 - tanh(Z)**2), and each gradient has a name of its own (dZ, dH, ...).
+
+Each backward step is also a statement for all sizes, proven by
+:mod:`symderive.prove`: for the step's arguments as matrices of symbolic shape
+and *any* scalar f of its output V, with G = df/dV,
+
+    d(f)/d(arg[i,j]) = (contribution, with G for dV)[i,j]
+
+and every operation inside it has its lemma (:mod:`symderive.lemmas`).  When
+every step is proven, the gradients are proven for all sizes: each local
+identity by its proof, composed by the chain rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from . import rules
+from .expr import Add, Expr, Name, Number, names_in, walk
+from .index import Declarations, Derivation, Derivative, Entry, Scalar, Step as IndexStep
+from .lemmas import Lemma, lemmas_for_node
+from .program import Program
+from .prove import ProofReport, Unreadable, check_derivation
+from .shapes import Shape, node_shapes
+
+__all__ = ["BackwardStep", "BackwardPass", "backward_pass", "substitute", "recognize", "inline"]
+
+ONE = Number(Fraction(1))
+
+
+def substitute(node: Expr, values: dict[str, Expr]) -> Expr:
+    """``node`` with each name in ``values`` replaced by its value."""
+    if isinstance(node, Name):
+        return values.get(node.name, node)
+    children = node.children()
+    if not children:
+        return node
+    return node.rebuild(*(substitute(child, values) for child in children))
+
+
+def recognize(node: Expr, definitions: dict[Expr, str]) -> Expr:
+    """``node`` with every sub-expression that is a step's expression replaced by the
+    step's name (bottom-up), e.g. tanh(Z) by H where H = tanh(Z)."""
+    children = node.children()
+    if children:
+        node = node.rebuild(*(recognize(child, definitions) for child in children))
+    name = definitions.get(node)
+    return Name(name) if name is not None else node
+
+
+def inline(node: Expr, program: Program) -> Expr:
+    """``node`` with every step's name replaced by its expression, recursively: an
+    expression of the inputs alone."""
+    definitions: dict[str, Expr] = {}
+    for step in program.steps:
+        definitions[step.name] = substitute(step.expression, definitions)
+    return substitute(node, definitions)
+
+
+@dataclass
+class BackwardStep:
+    """One step walked backwards: V's gradient turned into a contribution to one argument."""
+
+    step: str  # V
+    argument: str  # the name the contribution is for
+    upstream: Expr  # dV (a name), or 1 for a scalar output
+    contribution: Expr  # in the program's names and gradient names
+    rule_steps: list[rules.RuleStep]
+    lemmas: list[Lemma]
+    proof: ProofReport | None = None  # d(f)/d(argument) = contribution, for all sizes
+    proof_error: str = ""
+    symbolic_contribution: Expr | None = None  # the contribution with sizes as names (ones(1, n))
+
+    @property
+    def proven(self) -> bool:
+        return self.proof is not None and self.proof.proven and all(lemma.proven for lemma in self.lemmas)
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "argument": self.argument, "upstream": str(self.upstream),
+            "contribution": str(self.contribution),
+            "rules": [s.rule.identity for s in self.rule_steps],
+            "lemmas": [lemma.name for lemma in self.lemmas],
+            "proven_for_all_sizes": self.proven,
+            "proof": None if self.proof is None else self.proof.data(),
+            "not_proven_because": self.proof_error or None,
+        }
+
+
+@dataclass
+class BackwardPass:
+    program: Program
+    upstream_name: str | None  # G for a matrix-valued output, None for a scalar one
+    gradient_names: dict[str, str]  # V -> dV
+    steps: list[BackwardStep]
+    gradients: dict[str, Expr]  # dV as the sum of its contributions (names)
+    closed_forms: dict[str, Expr]  # each input's gradient in the program's forward names
+    lemmas: list[Lemma] = field(default_factory=list)  # every lemma used, once
+
+    @property
+    def proven_for_all_sizes(self) -> bool:
+        return bool(self.steps) and all(step.proven for step in self.steps) \
+            and all(lemma.proven for lemma in self.lemmas)
+
+
+def _gradient_names(program: Program, taken: set[str]) -> dict[str, str]:
+    names = {}
+    for name in program.inputs + program.step_names:
+        candidate = f"d{name}"
+        k = 1
+        while candidate in taken:
+            candidate = f"d{name}_{k}"
+            k += 1
+        taken.add(candidate)
+        names[name] = candidate
+    return names
+
+
+def backward_pass(program: Program, shapes: dict[str, Shape], upstream_name: str | None,
+                  symbolic_shapes: dict[str, tuple] | None = None, sizes: list[str] | None = None,
+                  prove: bool = True) -> BackwardPass:
+    """Walk ``program`` backwards at concrete ``shapes`` (every input's and step's),
+    and prove each backward step for all sizes at ``symbolic_shapes`` (the same
+    names with sizes as names; None skips the proofs)."""
+    taken = set(program.inputs) | set(program.step_names) | ({upstream_name} if upstream_name else set())
+    gradient_names = _gradient_names(program, taken)
+    output = program.output
+    scalar = upstream_name is None
+    contributions: dict[str, list[Expr]] = {}
+    steps: list[BackwardStep] = []
+    used_lemmas: dict[int, Lemma] = {}
+    for step in reversed(program.steps):
+        if step.name != output and step.name not in contributions:
+            continue  # nothing after it uses it: it does not reach the output
+        if step.name == output:
+            upstream: Expr = ONE if scalar else Name(upstream_name)
+        else:
+            upstream = Name(gradient_names[step.name])
+        leaf_shapes = {name: shapes[name] for name in names_in(step.expression)}
+        found = node_shapes(step.expression, leaf_shapes)
+        upstream_shapes = dict(leaf_shapes)
+        if isinstance(upstream, Name):
+            upstream_shapes[upstream.name] = shapes[step.name]
+        forms, rule_steps = rules.closed_forms(step.expression, upstream, found, upstream_shapes)
+        own = {step.expression: step.name}
+        for argument, form in forms.items():
+            contribution = recognize(form, own) if step.expression != Name(argument) else form
+            applied = [s for s in rule_steps if argument in names_in(s.argument)]
+            node_lemmas = []
+            for s in applied:
+                for lemma in lemmas_for_node(s.node, found):
+                    if lemma.rule == s.rule:
+                        node_lemmas.append(lemma)
+                        used_lemmas.setdefault(id(lemma), lemma)
+            backward = BackwardStep(step.name, argument, upstream, contribution, applied, node_lemmas)
+            if prove and symbolic_shapes is not None:
+                _prove_step(backward, step.expression, symbolic_shapes, sizes or [], scalar and step.name == output)
+            steps.append(backward)
+            contributions.setdefault(argument, []).append(contribution)
+    gradients = {}
+    for name, parts in contributions.items():
+        total = parts[0]
+        for part in parts[1:]:
+            total = Add(total, part)
+        gradients[name] = total
+    closed = {}
+    named = {gradient_names[name]: value for name, value in gradients.items()}
+    for name in program.inputs:
+        if name in gradients:
+            closed[name] = _expand(gradients[name], named)
+    return BackwardPass(program, upstream_name, gradient_names, steps, gradients, closed,
+                        sorted(used_lemmas.values(), key=lambda lemma: lemma.name))
+
+
+def _expand(node: Expr, named: dict[str, Expr]) -> Expr:
+    """Replace gradient names by their values until none is left."""
+    for _ in range(len(named) + 1):
+        if not any(isinstance(sub, Name) and sub.name in named for sub in walk(node)):
+            return node
+        node = substitute(node, named)
+    return node
+
+
+def symbolic_constants(node: Expr, decl: Declarations) -> Expr:
+    """``node`` with the sizes of ones(r, c) and eye(n) written as the size names the
+    shapes around them force (ones(1, 4) @ dY with dY: n x k is ones(1, n) @ dY):
+    the rule table builds them at concrete sizes, a proof for all sizes needs names."""
+    from .expr import Hadamard, Identity, MatMul, Ones
+    from .prove import matrix_shape
+
+    children = node.children()
+    if not children:
+        return node
+    children = tuple(symbolic_constants(child, decl) for child in children)
+    if isinstance(node, MatMul):
+        left, right = children
+        if isinstance(left, Ones) and not isinstance(right, (Ones, Identity)):
+            left = Ones(left.rows if left.rows == 1 else left.rows, matrix_shape(right, decl)[0])
+        if isinstance(right, Ones) and not isinstance(left, (Ones, Identity)):
+            right = Ones(matrix_shape(left, decl)[1], right.cols)
+        children = (left, right)
+    elif isinstance(node, Hadamard):
+        left, right = children
+        if isinstance(right, Ones) and not isinstance(left, (Ones, Identity)):
+            right = Ones(*matrix_shape(left, decl))
+        if isinstance(right, Identity) and not isinstance(left, (Ones, Identity)):
+            right = Identity(matrix_shape(left, decl)[0] if matrix_shape(left, decl)[0] != 1
+                             else matrix_shape(left, decl)[1])
+        children = (left, right)
+    return node.rebuild(*children)
+
+
+def _prove_step(backward: BackwardStep, expression: Expr, symbolic_shapes: dict[str, tuple],
+                sizes: list[str], scalar_output: bool) -> None:
+    """d(f)/d(arg[i,j]) = contribution[i,j] for all sizes, for any f of the step's output."""
+    leaves = names_in(expression)
+    V = backward.step
+    claim = backward.contribution
+    decl_shapes = {name: symbolic_shapes[name] for name in leaves}
+    context = Declarations(shapes={**decl_shapes, **{n: symbolic_shapes[n] for n in names_in(claim)
+                                                     if n in symbolic_shapes}})
+    if isinstance(backward.upstream, Name):
+        context.shapes[backward.upstream.name] = symbolic_shapes[V]
+    try:
+        claim = symbolic_constants(claim, context)
+    except Unreadable as problem:
+        backward.proof_error = str(problem)
+        return
+    backward.symbolic_contribution = claim
+    if scalar_output:
+        upstream = None
+        before = Derivative(Entry(Name(V), 1, 1), Entry(Name(backward.argument), "i", "j"))
+    else:
+        upstream = ("G", V) if "G" not in leaves and V != "G" else ("G_", V)
+        claim = substitute(claim, {backward.upstream.name: Name(upstream[0])})
+        before = Derivative(Scalar(), Entry(Name(backward.argument), "i", "j"))
+    rows, cols = symbolic_shapes[backward.argument]
+    decl = Declarations(sizes=sorted({d for shape in decl_shapes.values() for d in shape if isinstance(d, str)}),
+                        shapes=decl_shapes, defined={V: expression}, upstream=upstream,
+                        ranges={"i": (1, rows), "j": (1, cols)})
+    derivation = Derivation(decl, [IndexStep(before, "", 0, f"d(f)/d({backward.argument}[i,j])"),
+                                   IndexStep(Entry(claim, "i", "j"), "the backward step", 0,
+                                             f"({claim})[i,j]")],
+                            f"{V} = {expression}: d{backward.argument}")
+    try:
+        report = check_derivation(derivation)
+    except Unreadable as problem:
+        backward.proof_error = str(problem)
+        return
+    backward.proof = report
+    if report.error:
+        backward.proof_error = report.error
+    elif not report.proven:
+        backward.proof_error = report.steps[0].verdict_text

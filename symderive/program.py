@@ -1,0 +1,243 @@
+"""Programs of named steps: the first stage of the pipeline.
+
+A course writes a network the way it computes it, one named step at a time::
+
+    X : n x m; W1 : m x h; b1 : 1 x h; W2 : h x k; b2 : 1 x k; T : n x k
+    Z = X @ W1 + b1; H = tanh(Z); Y = H @ W2 + b2; L = sum((Y - T) ** 2) / 2
+
+Statements are separated by ``;`` or new lines; ``#`` starts a comment to the
+end of the line.  A statement is
+
+* a declaration ``NAME : R x C``: an input matrix and its shape, R and C sizes
+  (names such as ``n``, or whole numbers); ``3x2`` may be written without spaces;
+* an assignment ``NAME = EXPR``: a step, EXPR an expression of the language
+  (:mod:`symderive.parse`) over the inputs and the steps before it.
+
+The last assignment is the output.  A text with no statement separator, no
+declaration and no assignment is a single expression: a one-step program.
+
+Rules, each a :class:`~symderive.parse.ParseError` with line, column and caret:
+a name is declared or assigned once; a step uses only names declared or assigned
+before it (or inputs never declared, whose shapes are inferred as for a single
+expression); an input is not assigned; sizes and matrices do not share names.
+Nothing here evaluates text: declarations are read by a regular grammar and
+expressions by the expression parser.
+
+Limits: at most 20,000 characters, 200 statements, 10,000 characters a statement.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+from .expr import Expr, Name, names_in
+from .parse import MAX_TEXT_LENGTH, ParseError, _name_problem, parse
+
+__all__ = ["Program", "Step", "Dimension", "read_program", "looks_like_program", "MAX_PROGRAM_LENGTH",
+           "MAX_STATEMENTS"]
+
+MAX_PROGRAM_LENGTH = 20_000
+MAX_STATEMENTS = 200
+MAX_DIMENSION = 1_000_000
+
+Dimension = Union[str, int]  # a size name or a whole number
+
+_NAME = r"[A-Za-z][A-Za-z0-9_]*"
+_DECLARATION = re.compile(
+    rf"^(?P<name>{_NAME})\s*:\s*(?:(?P<r>{_NAME}|\d+)\s+[x×]\s+(?P<c>{_NAME}|\d+)"
+    rf"|(?P<rn>\d+)\s*[x×]\s*(?P<cn>\d+))\s*$")
+_ASSIGNMENT = re.compile(rf"^(?P<name>{_NAME})\s*=(?!=)")
+
+
+@dataclass(frozen=True)
+class Step:
+    """``name = expression``, from line ``line`` of the program."""
+
+    name: str
+    expression: Expr
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Program:
+    """Declared inputs (name -> (rows, cols), sizes symbolic), and the steps in order."""
+
+    declared: dict[str, tuple[Dimension, Dimension]]
+    steps: tuple[Step, ...]
+    single_expression: bool = False  # written as one expression, not as named steps
+
+    @property
+    def output(self) -> str:
+        return self.steps[-1].name
+
+    @property
+    def step_names(self) -> list[str]:
+        return [step.name for step in self.steps]
+
+    @property
+    def inputs(self) -> list[str]:
+        """Every matrix that is not a step: declared ones in order, then the rest as used."""
+        found = dict.fromkeys(self.declared)
+        assigned = set(self.step_names)
+        for step in self.steps:
+            for name in names_in(step.expression):
+                if name not in assigned:
+                    found.setdefault(name)
+        return list(found)
+
+    @property
+    def sizes(self) -> list[str]:
+        """The size names of the declarations, in order of first appearance."""
+        found: dict[str, None] = {}
+        for rows, cols in self.declared.values():
+            for dim in (rows, cols):
+                if isinstance(dim, str):
+                    found.setdefault(dim)
+        return list(found)
+
+    def definitions(self) -> dict[str, Expr]:
+        return {step.name: step.expression for step in self.steps}
+
+    def __str__(self) -> str:
+        declared = [f"{name} : {r} x {c}" for name, (r, c) in self.declared.items()]
+        return "; ".join(declared + [f"{step.name} = {step.expression}" for step in self.steps])
+
+
+def looks_like_program(text: str) -> bool:
+    """Whether ``text`` is written as statements (a separator, a declaration, an
+    assignment or a comment) rather than as one expression."""
+    return any(mark in text for mark in (";", "\n", "#", "=", ":"))
+
+
+@dataclass
+class _Statement:
+    text: str
+    line: int
+    column: int  # of its first character, 1-based
+    source_line: str
+
+
+def _statements(text: str) -> list[_Statement]:
+    found = []
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.rstrip("\r")
+        code = line.split("#", 1)[0]
+        start = 0
+        for piece in code.split(";"):
+            stripped = piece.strip()
+            if stripped:
+                column = start + (len(piece) - len(piece.lstrip())) + 1
+                found.append(_Statement(stripped, number, column, line))
+            start += len(piece) + 1
+    return found
+
+
+def _error(statement: _Statement, offset: int, message: str) -> ParseError:
+    return ParseError(message, statement.line, statement.column + offset, statement.source_line)
+
+
+def _dimension(statement: _Statement, text: str) -> Dimension:
+    if text.isdigit():
+        value = int(text)
+        if not 1 <= value <= MAX_DIMENSION:
+            raise _error(statement, statement.text.find(text),
+                         f"a dimension is a whole number from 1 to {MAX_DIMENSION:,}, not {text}")
+        return value
+    return text
+
+
+def read_program(text: str) -> Program:
+    """The program written in ``text``; a ParseError pointing into it if it is not one."""
+    if not isinstance(text, str):
+        raise ParseError(f"expected the program as text (str), got {type(text).__name__}", 1, 1, "")
+    if len(text) > MAX_PROGRAM_LENGTH:
+        raise ParseError(f"the program is longer than {MAX_PROGRAM_LENGTH:,} characters", 1, 1,
+                         text.split("\n", 1)[0])
+    if not looks_like_program(text):
+        if len(text) > MAX_TEXT_LENGTH:
+            raise ParseError(f"the text is longer than {MAX_TEXT_LENGTH} characters", 1, 1, text[:100])
+        return Program({}, (Step("", parse(text), 1, text.strip()),), single_expression=True)
+    statements = _statements(text)
+    if len(statements) > MAX_STATEMENTS:
+        extra = statements[MAX_STATEMENTS]
+        raise _error(extra, 0, f"more than {MAX_STATEMENTS} statements")
+    declared: dict[str, tuple[Dimension, Dimension]] = {}
+    sizes: set[str] = set()
+    steps: list[Step] = []
+    assigned: dict[str, int] = {}
+    used_inputs: set[str] = set()
+    for statement in statements:
+        declaration = _DECLARATION.match(statement.text)
+        if declaration:
+            name = declaration["name"]
+            problem = _name_problem(name)
+            if problem:
+                raise _error(statement, 0, problem)
+            if name in declared or name in assigned:
+                raise _error(statement, 0, f"{name!r} is declared twice")
+            if name in used_inputs:
+                raise _error(statement, 0, f"{name!r} is declared after a step uses it: declare inputs first")
+            rows = _dimension(statement, declaration["r"] or declaration["rn"])
+            cols = _dimension(statement, declaration["c"] or declaration["cn"])
+            for dim in (rows, cols):
+                if isinstance(dim, str):
+                    if dim in declared or dim in assigned:
+                        raise _error(statement, statement.text.rfind(dim),
+                                     f"{dim!r} names a matrix; a size needs a name of its own")
+                    sizes.add(dim)
+            if name in sizes:
+                raise _error(statement, 0, f"{name!r} is a size; a matrix needs a name of its own")
+            declared[name] = (rows, cols)
+            continue
+        assignment = _ASSIGNMENT.match(statement.text)
+        if not assignment:
+            if ":" in statement.text:
+                raise _error(statement, statement.text.find(":"),
+                             "a declaration is NAME : ROWS x COLS, e.g. X : n x m or X : 3 x 2")
+            raise _error(statement, 0, "expected a declaration (X : n x m) or a step (Z = X @ W); "
+                                       "a program separates them with ';' or new lines")
+        name = assignment["name"]
+        problem = _name_problem(name)
+        if problem:
+            raise _error(statement, 0, problem)
+        if name in declared:
+            raise _error(statement, 0, f"{name!r} is an input (declared above); a step needs a new name")
+        if name in assigned:
+            raise _error(statement, 0, f"{name!r} is assigned twice (line {assigned[name]}); "
+                                       "each step needs a new name")
+        if name in sizes:
+            raise _error(statement, 0, f"{name!r} is a size; a step needs a name of its own")
+        body_offset = assignment.end()
+        body = statement.text[body_offset:]
+        if not body.strip():
+            raise _error(statement, body_offset, f"expected an expression after '{name} ='")
+        try:
+            expression = parse(body)
+        except ParseError as error:
+            raise _error(statement, body_offset + error.column - 1, error.message) from None
+        for used in names_in(expression):
+            if used == name:
+                raise _error(statement, body_offset + body.find(used),
+                             f"{name!r} is used in its own definition")
+            if used in sizes:
+                raise _error(statement, body_offset + body.find(used),
+                             f"{used!r} is a size, not a matrix")
+            if used not in declared and used not in assigned:
+                if any(used == later for later in _later_assignments(statements, statement)):
+                    raise _error(statement, body_offset + body.find(used),
+                                 f"{used!r} is used before the step that defines it")
+                used_inputs.add(used)
+        assigned[name] = statement.line
+        steps.append(Step(name, expression, statement.line, statement.text))
+    if not steps:
+        last = statements[-1] if statements else _Statement("", 1, 1, "")
+        raise _error(last, 0, "a program needs at least one step (NAME = EXPR); the last one is the output")
+    return Program(declared, tuple(steps))
+
+
+def _later_assignments(statements: list[_Statement], current: _Statement) -> list[str]:
+    after = statements[statements.index(current) + 1:]
+    return [m["name"] for m in (_ASSIGNMENT.match(s.text) for s in after) if m]
