@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-from .expr import Expr, Name, names_in
+from .expr import Expr, names_in
 from .parse import MAX_TEXT_LENGTH, ParseError, _name_problem, parse
 
 __all__ = ["Program", "Step", "Dimension", "read_program", "looks_like_program", "MAX_PROGRAM_LENGTH",

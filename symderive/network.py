@@ -1,0 +1,486 @@
+"""Programs end to end: shapes, the staged backward pass, its proofs, and its checks.
+
+:func:`derive_program` runs the pipeline on a program of named steps
+(:mod:`symderive.program`):
+
+1. shapes: the declared ones with the sizes given (``--size n=4``), the rest
+   inferred; every step's shape, non-conforming steps refused with names;
+2. the backward pass (:mod:`symderive.backward`), each step proven for all
+   sizes by :mod:`symderive.prove`, with the lemma of every rule it applies
+   (:mod:`symderive.lemmas`);
+3. checks at the concrete sizes, local to each step: the step's contribution
+   against the chain-rule derivation of that step alone, on fresh matrices of
+   symbols for its arguments and its upstream gradient (about one step's cost,
+   not the expanded whole);
+4. a numeric witness of the whole program: 50-digit central differences of the
+   inlined expression against each input's closed form;
+5. where the program is small and polynomial, the exact end-to-end check of
+   every closed form against the chain rule of the inlined expression, as one
+   more witness; otherwise it is reported as not run, and why.
+
+:func:`check_program` tells whether a claim, written with any of the program's
+names, is the gradient: exactly at the sizes given, and for all sizes when the
+backward pass is proven and the claim equals its result in index notation.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Mapping
+
+import sympy
+
+from . import build, numeric, verify
+from .backward import BackwardPass, backward_pass, inline, recognize, substitute
+from .errors import BadInput
+from .expr import Expr, Name, Number, names_in, walk
+from .index import Declarations, Derivation, Entry, Step as IndexStep
+from .parse import parse
+from .program import Program, read_program
+from .prove import ProofReport, Unreadable, check_derivation, matrix_shape
+from .shapes import Shape, infer_shapes, node_shapes, shape_of, size_argument
+
+__all__ = ["ProgramDerivation", "ProgramCheck", "derive_program", "check_program", "NOTE_PROGRAM"]
+
+VERIFIED, REFUTED, UNDECIDED = "verified", "refuted", "undecided"
+NOTE_PROGRAM = "X : n x m; W : m x d; Y = X @ W"
+_SIZE_POOL = ("n", "m", "d", "k", "h", "l", "p", "q", "r", "s", "t", "u", "v")
+END_TO_END_LIMIT = 4_000  # entries times terms of the inlined output, beyond which it is not expanded
+
+
+@dataclass
+class LocalCheck:
+    """A backward step checked exactly at the concrete sizes."""
+
+    step: str
+    argument: str
+    verdict: verify.Verdict
+
+    @property
+    def status(self) -> str:
+        if self.verdict.holds:
+            return VERIFIED
+        found = self.verdict.counterexample
+        return REFUTED if (found is not None and found.decided) or (found is None and self.verdict.reason) \
+            else UNDECIDED
+
+    def data(self) -> dict[str, Any]:
+        found = self.verdict.counterexample
+        return {"step": self.step, "argument": self.argument, "status": self.status,
+                "method": self.verdict.method,
+                "counterexample": None if found is None else {
+                    "index": list(found.index), "lhs": str(found.lhs), "rhs": str(found.rhs)}}
+
+
+@dataclass
+class ProgramDerivation:
+    program: Program
+    sizes: dict[str, int]
+    shapes: dict[str, Shape]  # every input's and step's
+    symbolic_shapes: dict[str, tuple]
+    upstream_name: str | None
+    backward: BackwardPass
+    local_checks: list[LocalCheck]
+    witnesses: dict[str, numeric.NumericWitness]
+    end_to_end: dict[str, verify.Verdict]
+    end_to_end_note: str = ""
+    proof_note: str = ""
+    defaulted: dict[str, tuple] = field(default_factory=dict)
+
+    @property
+    def closed_forms(self) -> dict[str, Expr]:
+        return self.backward.closed_forms
+
+    @property
+    def status(self) -> str:
+        statuses = [c.status for c in self.local_checks]
+        statuses += [VERIFIED if v.holds else REFUTED if v.counterexample is not None and v.counterexample.decided
+                     else UNDECIDED for v in self.end_to_end.values()]
+        if REFUTED in statuses:
+            return REFUTED
+        if UNDECIDED in statuses or any(w.agrees is False for w in self.witnesses.values()):
+            return UNDECIDED
+        return VERIFIED
+
+    @property
+    def verified(self) -> bool:
+        return self.status == VERIFIED
+
+    @property
+    def proven_for_all_sizes(self) -> bool:
+        return not self.proof_note and self.backward.proven_for_all_sizes
+
+    def proof_statement(self) -> str:
+        if self.proven_for_all_sizes:
+            return ("proven for all sizes: every backward step is proven in index notation for any scalar "
+                    "function of its output, every rule it applies is a proven lemma, and the steps compose "
+                    "by the multivariable chain rule (reverse accumulation)")
+        unproven = [f"d{s.argument} from {s.step}" for s in self.backward.steps if not s.proven]
+        lemmas = [lemma.name for lemma in self.backward.lemmas if not lemma.proven]
+        parts = []
+        if self.proof_note:
+            parts.append(self.proof_note)
+        if unproven:
+            parts.append("not proven: " + ", ".join(unproven))
+        if lemmas:
+            parts.append("lemmas checked but not proven: " + ", ".join(lemmas))
+        return "not proven for all sizes (" + "; ".join(parts) + "); checked at these sizes only"
+
+    def report(self) -> dict[str, Any]:
+        bp = self.backward
+        return {
+            "program": str(self.program),
+            "output": self.program.output,
+            "sizes": self.sizes,
+            "shapes": {name: list(shape) for name, shape in self.shapes.items()},
+            "symbolic_shapes": {name: [str(d) for d in shape] for name, shape in self.symbolic_shapes.items()},
+            "upstream": self.upstream_name,
+            "status": self.status,
+            "verified": self.verified,
+            "proven_for_all_sizes": self.proven_for_all_sizes,
+            "scope": self.proof_statement(),
+            "closed_forms": {name: str(form) for name, form in bp.closed_forms.items()},
+            "gradients": {bp.gradient_names[name]: str(form) for name, form in bp.gradients.items()},
+            "backward_steps": [step.data() for step in bp.steps],
+            "lemmas": [lemma.data() for lemma in bp.lemmas],
+            "local_checks": [check.data() for check in self.local_checks],
+            "numeric_witness": {name: {"agrees": w.agrees, "method": w.method} for name, w in self.witnesses.items()},
+            "end_to_end": ({name: {"verified": v.holds, "method": v.method} for name, v in self.end_to_end.items()}
+                           or None),
+            "end_to_end_note": self.end_to_end_note or None,
+        }
+
+
+# ---------------------------------------------------------------------------
+# Shapes
+# ---------------------------------------------------------------------------
+
+
+def _concrete_shapes(program: Program, sizes: Mapping[str, int], shapes: Mapping[str, Shape]):
+    sizes = dict(sizes)
+    for name in sizes:
+        if name not in program.sizes:
+            known = ", ".join(program.sizes) or "none"
+            raise BadInput(f"--size {name}: the program has no size {name!r} (its sizes: {known})")
+    missing = [s for s in program.sizes if s not in sizes]
+    if missing:
+        raise BadInput(f"give a value to every size of the program: --size {missing[0]}=VALUE "
+                       f"(sizes without one: {', '.join(missing)})")
+    given: dict[str, tuple] = {}
+    for name, (rows, cols) in program.declared.items():
+        given[name] = tuple(sizes[d] if isinstance(d, str) else d for d in (rows, cols))
+    for name, shape in shapes.items():
+        if name not in program.inputs:
+            raise BadInput(f"--shape {name}: {name!r} is not an input of the program "
+                           f"(inputs: {', '.join(program.inputs)})")
+        shape = (size_argument(f"rows of {name}", shape[0]), size_argument(f"cols of {name}", shape[1]))
+        if name in given and given[name] != shape:
+            raise BadInput(f"--shape {name}={shape[0]}x{shape[1]} disagrees with the declaration "
+                           f"{name} : {program.declared[name][0]} x {program.declared[name][1]}")
+        given[name] = shape
+    report = infer_shapes(inline(Name(program.output), program), given)
+    concrete: dict[str, Shape] = {name: report.shapes[name] for name in program.inputs}
+    for step in program.steps:
+        leaves = {name: concrete[name] for name in names_in(step.expression)}
+        try:
+            concrete[step.name] = node_shapes(step.expression, leaves)[step.expression]
+        except BadInput as error:
+            raise BadInput(f"step {step.name} (line {step.line}): {error}") from None
+    return concrete, dict(report.defaulted)
+
+
+def _symbolic_shapes(program: Program, concrete: dict[str, Shape]) -> tuple[dict[str, tuple], list[str], str]:
+    """Every name's shape with sizes as names: declared sizes, and for inputs whose
+    shape was given in numbers, each number other than 1 made a size of its own."""
+    taken = set(program.inputs) | set(program.step_names) | set(program.sizes)
+    pool = [s for s in _SIZE_POOL if s not in taken] + [f"s{k}" for k in range(1, 100) if f"s{k}" not in taken]
+    by_value: dict[int, str] = {}
+    symbolic: dict[str, tuple] = {}
+    for name in program.inputs:
+        if name in program.declared:
+            declared = program.declared[name]
+            symbolic[name] = tuple(d if isinstance(d, str) or d == 1 else by_value.setdefault(d, pool.pop(0))
+                                   for d in declared)
+        else:
+            symbolic[name] = tuple(1 if d == 1 else by_value.setdefault(d, pool.pop(0)) for d in concrete[name])
+    sizes = sorted({d for shape in symbolic.values() for d in shape if isinstance(d, str)})
+    decl = Declarations(sizes=sizes, shapes=dict(symbolic), defined=program.definitions())
+    for step in program.steps:
+        try:
+            symbolic[step.name] = matrix_shape(step.expression, decl)
+        except Unreadable as problem:
+            return symbolic, sizes, f"with sizes as symbols, step {step.name} does not conform: {problem}"
+    return symbolic, sizes, ""
+
+
+def _upstream_name(program: Program, wanted: str) -> str:
+    taken = set(program.inputs) | set(program.step_names)
+    if wanted not in taken:
+        return wanted
+    k = 1
+    while f"{wanted}{k}" in taken:
+        k += 1
+    return f"{wanted}{k}"
+
+
+# ---------------------------------------------------------------------------
+# derive
+# ---------------------------------------------------------------------------
+
+
+def derive_program(program: str | Program, *, sizes: Mapping[str, int] | None = None,
+                   shapes: Mapping[str, Shape] | None = None, upstream: str = "G",
+                   end_to_end: bool | None = None) -> ProgramDerivation:
+    """Derive, prove and check the gradients of ``program`` by its staged backward pass."""
+    if isinstance(program, str):
+        program = read_program(program)
+    concrete, defaulted = _concrete_shapes(program, sizes or {}, shapes or {})
+    symbolic, size_names, proof_note = _symbolic_shapes(program, concrete)
+    out_shape = concrete[program.output]
+    upstream_name = None if out_shape == (1, 1) else _upstream_name(program, upstream)
+    bp = backward_pass(program, concrete, upstream_name, None if proof_note else symbolic, size_names)
+    local = _local_checks(program, bp, concrete)
+    inlined = inline(Name(program.output), program)
+    input_shapes = {name: concrete[name] for name in program.inputs}
+    witness_shapes = dict(input_shapes)
+    if upstream_name is not None:
+        witness_shapes[upstream_name] = out_shape
+    witnesses = {name: numeric.witness(inlined, name, inline(form, program), witness_shapes, upstream_name)
+                 for name, form in bp.closed_forms.items()}
+    exact, note = _end_to_end(program, bp, inlined, input_shapes, upstream_name, out_shape, end_to_end)
+    return ProgramDerivation(program, dict(sizes or {}), concrete, symbolic, upstream_name, bp, local,
+                             witnesses, exact, note, proof_note, defaulted)
+
+
+def _local_checks(program: Program, bp: BackwardPass, concrete: dict[str, Shape]) -> list[LocalCheck]:
+    """Each backward step's contribution against the chain rule of its step alone."""
+    from .pipeline import check as check_expression
+
+    definitions = program.definitions()
+    found = []
+    for step in bp.steps:
+        expression = definitions[step.step]
+        claim = substitute(step.contribution, {step.step: expression})  # H back to tanh(Z)
+        leaves = {name: concrete[name] for name in names_in(expression)}
+        upstream = "G"
+        while upstream in leaves:
+            upstream += "_"
+        if isinstance(step.upstream, Name):
+            if concrete[step.step] == (1, 1):  # a 1 x 1 upstream: the rule is linear in it, 1 decides
+                claim = substitute(claim, {step.upstream.name: Number(Fraction(1))})
+            else:
+                claim = substitute(claim, {step.upstream.name: Name(upstream)})
+        result = check_expression(expression, step.argument, claim, shapes=leaves, upstream=upstream)
+        found.append(LocalCheck(step.step, step.argument, result.verdict))
+    return found
+
+
+def _end_to_end(program: Program, bp: BackwardPass, inlined: Expr, input_shapes: dict[str, Shape],
+                upstream_name: str | None, out_shape: Shape, wanted: bool | None):
+    """The exact check of every closed form against the chain rule of the inlined
+    program: where it is polynomial and small (or when asked), else not run."""
+    from .pipeline import check as check_expression, estimate_work
+
+    if len(program.steps) == 1:
+        return {}, "not needed: a program of one step is checked whole by its local check"
+    polynomial = _polynomial(inlined)
+    if wanted is None:
+        work = estimate_work(inlined, node_shapes(inlined, input_shapes)) if polynomial else None
+        wanted = polynomial and work is not None and work <= END_TO_END_LIMIT * 100
+        if not wanted:
+            return {}, ("not run: the inlined program is not polynomial, and expanding it whole is what the "
+                        "staged pass avoids; the local checks, the proofs and the numeric witness cover it"
+                        if not polynomial else "not run: the inlined program is too large to expand whole")
+    results = {}
+    for name, form in bp.closed_forms.items():
+        result = check_expression(inlined, name, inline(form, program), shapes=input_shapes,
+                                  upstream=upstream_name or "G")
+        results[name] = result.verdict
+    return results, ""
+
+
+def _polynomial(tree: Expr) -> bool:
+    """Whether every entry of ``tree`` is a polynomial in the inputs' entries."""
+    from .expr import Call, Div, Power
+
+    for node in walk(tree):
+        if isinstance(node, Call) and node.function not in ("trace", "sum"):
+            return False
+        if isinstance(node, Power) and not (node.exponent.denominator == 1 and node.exponent >= 0):
+            return False
+        if isinstance(node, Div) and not isinstance(node.right, Number):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------
+# check
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class ProgramCheck:
+    derivation: ProgramDerivation
+    wrt: str
+    claim: Expr
+    verdict: verify.Verdict
+    method: str
+    counterexample: dict[str, Any] | None
+    proof: ProofReport | None  # claim = the derived closed form, in index notation, for all sizes
+
+    @property
+    def status(self) -> str:
+        if self.verdict.holds:
+            return VERIFIED
+        return REFUTED if self.counterexample is not None else UNDECIDED
+
+    @property
+    def holds(self) -> bool:
+        return self.status == VERIFIED
+
+    @property
+    def for_all_sizes(self) -> bool:
+        return self.holds and self.derivation.proven_for_all_sizes and self.proof is not None and self.proof.proven
+
+    def report(self) -> dict[str, Any]:
+        return {"program": str(self.derivation.program), "wrt": self.wrt, "claim": str(self.claim),
+                "status": self.status, "verified": self.holds, "method": self.method,
+                "derived": str(self.derivation.closed_forms.get(self.wrt)),
+                "counterexample": self.counterexample,
+                "proven_for_all_sizes": self.for_all_sizes,
+                "scope": ("proven for all sizes: the backward pass is proven step by step, and the claim "
+                          "equals its result in index notation" if self.for_all_sizes
+                          else "checked exactly at these sizes only; not a proof for all sizes"),
+                "claim_proof": None if self.proof is None else self.proof.data()}
+
+
+def check_program(program: str | Program, wrt: str, claim: str | Expr, *,
+                  sizes: Mapping[str, int] | None = None, shapes: Mapping[str, Shape] | None = None,
+                  upstream: str = "G") -> ProgramCheck:
+    """Whether ``claim`` (any of the program's names may appear in it) is dL/d``wrt``."""
+    if isinstance(program, str):
+        program = read_program(program)
+    if wrt not in program.inputs:
+        raise BadInput(f"cannot differentiate by {wrt!r}: the program's inputs are {', '.join(program.inputs)}")
+    try:
+        claim_tree = parse(claim) if isinstance(claim, str) else claim
+    except BadInput as error:
+        raise BadInput(f"in the claim: {error}") from error
+    derivation = derive_program(program, sizes=sizes, shapes=shapes, upstream=upstream)
+    names = set(program.inputs) | set(program.step_names) | (
+        {derivation.upstream_name} if derivation.upstream_name else set())
+    for name in names_in(claim_tree):
+        if name not in names:
+            raise BadInput(f"the claim uses {name!r}, which is not a name of the program; known: "
+                           f"{', '.join(sorted(names))}")
+    shapes_all = dict(derivation.shapes)
+    if derivation.upstream_name:
+        shapes_all[derivation.upstream_name] = derivation.shapes[program.output]
+    try:
+        claim_shape = shape_of(claim_tree, shapes_all)
+    except BadInput as error:
+        raise BadInput(f"in the claim: {error}") from error
+    derived = derivation.closed_forms.get(wrt)
+    if derived is None:
+        derived = Number(Fraction(0))  # the output does not depend on it
+    wanted = shapes_all[wrt]
+    if claim_shape != wanted:
+        verdict = verify.Verdict(False, 0, "shapes differ",
+                                 reason=f"the claim is {claim_shape[0]}x{claim_shape[1]} but d{program.output}/d{wrt} "
+                                        f"has the shape of {wrt}, {wanted[0]}x{wanted[1]}")
+        return ProgramCheck(derivation, wrt, claim_tree, verdict, verdict.method, {"reason": verdict.reason}, None)
+    definitions = {step.expression: step.name for step in program.steps}
+    recognized = recognize(claim_tree, definitions)
+    verdict, method, counterexample = _compare(program, derivation, recognized, derived, shapes_all, wanted)
+    proof = _claim_proof(derivation, recognized, derived) if verdict.holds else None
+    return ProgramCheck(derivation, wrt, claim_tree, verdict, method, counterexample, proof)
+
+
+def _compare(program: Program, derivation: ProgramDerivation, claim: Expr, derived: Expr,
+             shapes: dict[str, Shape], wanted: Shape):
+    """Exactly at the concrete sizes: first with the program's intermediates as
+    matrices of independent symbols (equal there means equal for their actual
+    values); else at a random rational point, evaluated to 50 digits, for a
+    counterexample; else inlined and expanded."""
+    symbols = {name: build.matrix_of_symbols(name, *shape) for name, shape in shapes.items()}
+    left = _broadcast_to(build.explicit(derived, symbols), wanted)
+    right = _broadcast_to(build.explicit(claim, symbols), wanted)
+    verdict = verify.equal_matrices(left, right, "the derived gradient against the claim, intermediates "
+                                                 "as independent matrices of symbols")
+    if verdict.holds:
+        return verdict, verdict.method, None
+    point = _random_point(program, derivation, shapes)
+    inlined_left = build.explicit(inline(derived, program), point)
+    inlined_right = build.explicit(inline(claim, program), point)
+    left_values, right_values = _broadcast_to(inlined_left, wanted), _broadcast_to(inlined_right, wanted)
+    for i in range(wanted[0]):
+        for j in range(wanted[1]):
+            a, b = sympy.N(left_values[i, j], 50), sympy.N(right_values[i, j], 50)
+            if a.is_number and b.is_number and abs(a - b) > sympy.Float("1e-30") * (1 + abs(a) + abs(b)):
+                where = {name: [[str(v) for v in row] for row in sympy.Matrix(m).tolist()]
+                         for name, m in point.items()}
+                method = (f"the claim differs from the derived gradient at entry ({i + 1}, {j + 1}), "
+                          f"at a random rational point evaluated to 50 digits")
+                found = {"index": [i + 1, j + 1], "derived": str(sympy.N(a, 15)), "claimed": str(sympy.N(b, 15)),
+                         "point": where}
+                return verify.Verdict(False, 0, method, reason="differs at a point"), method, found
+    verdict = verify.equal_matrices(_broadcast_to(build.explicit(inline(derived, program), symbols), wanted),
+                                    _broadcast_to(build.explicit(inline(claim, program), symbols), wanted),
+                                    "the derived gradient against the claim, every step inlined")
+    if verdict.holds:
+        return verdict, verdict.method, None
+    found = verdict.counterexample
+    if found is not None and found.decided:
+        return verdict, verdict.method, {"index": list(found.index), "derived": str(found.lhs),
+                                         "claimed": str(found.rhs)}
+    return verify.Verdict(False, verdict.checked, verdict.method), verdict.method, None
+
+
+def _broadcast_to(matrix, shape: Shape):
+    if tuple(matrix.shape) == tuple(shape):
+        return matrix
+    return sympy.ImmutableMatrix(shape[0], shape[1],
+                                 lambda i, j: matrix[0 if matrix.rows == 1 else i, 0 if matrix.cols == 1 else j])
+
+
+def _random_point(program: Program, derivation: ProgramDerivation, shapes: dict[str, Shape]):
+    generator = random.Random(0)
+    point = {}
+    for name in list(program.inputs) + ([derivation.upstream_name] if derivation.upstream_name else []):
+        rows, cols = shapes[name]
+        point[name] = sympy.ImmutableMatrix(rows, cols, lambda i, j: sympy.Rational(generator.randint(51, 149), 100))
+    return point
+
+
+def _claim_proof(derivation: ProgramDerivation, claim: Expr, derived: Expr) -> ProofReport | None:
+    """derived[i,j] = claim[i,j] in index notation, for all sizes, the program's
+    names (intermediates included) as matrices of symbolic shape."""
+    symbolic = dict(derivation.symbolic_shapes)
+    if derivation.upstream_name:
+        symbolic[derivation.upstream_name] = symbolic[derivation.program.output]
+    used = set(names_in(claim)) | set(names_in(derived))
+    if not used <= set(symbolic):
+        return None
+    decl_shapes = {name: symbolic[name] for name in used}
+    sizes = sorted({d for shape in decl_shapes.values() for d in shape if isinstance(d, str)})
+    try:
+        rows, cols = matrix_shape(derived, Declarations(sizes=sizes, shapes=decl_shapes))
+    except Unreadable:
+        return None
+    from .backward import symbolic_constants
+
+    context = Declarations(sizes=sizes, shapes=decl_shapes)
+    try:
+        derived, claim = symbolic_constants(derived, context), symbolic_constants(claim, context)
+    except Unreadable:
+        return None
+    decl = Declarations(sizes=sizes, shapes=decl_shapes, ranges={"i": (1, rows), "j": (1, cols)})
+    derivation_ = Derivation(decl, [IndexStep(Entry(derived, "i", "j"), "", 0, f"({derived})[i,j]"),
+                                    IndexStep(Entry(claim, "i", "j"), "the claim", 0, f"({claim})[i,j]")],
+                             "the claim against the derived gradient")
+    try:
+        return check_derivation(derivation_)
+    except Unreadable:
+        return None

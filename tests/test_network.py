@@ -1,0 +1,78 @@
+"""Programs end to end: the issue's two-layer network derived, proven and checked."""
+
+import pytest
+import sympy
+
+from symderive.errors import BadInput
+from symderive.network import check_program, derive_program
+from symderive.parse import parse
+
+MLP = ("X : n x m; W1 : m x h; b1 : 1 x h; W2 : h x k; b2 : 1 x k; T : n x k\n"
+       "Z = X @ W1 + b1; H = tanh(Z); Y = H @ W2 + b2; L = sum((Y - T) ** 2) / 2")
+SIZES = {"n": 4, "m": 3, "h": 5, "k": 2}
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return derive_program(MLP, sizes=SIZES)
+
+
+def test_the_mlp_is_verified_and_proven_for_all_sizes(mlp):
+    report = mlp.report()
+    assert report["status"] == "verified" and report["verified"] is True
+    assert report["proven_for_all_sizes"] is True
+    assert set(report["closed_forms"]) >= {"X", "W1", "b1", "W2", "b2"}
+    assert all(check["status"] == "verified" for check in report["local_checks"])
+    assert all(w["agrees"] for w in report["numeric_witness"].values())
+
+
+def test_the_textbook_closed_forms(mlp):
+    assert mlp.closed_forms["W2"] == parse("H.T @ (Y - T)")
+    assert mlp.closed_forms["b2"] == parse("ones(1, 4) @ (Y - T)")
+
+
+def test_a_true_claim_with_intermediates_is_verified_and_proven():
+    result = check_program(MLP, "W1", "X.T @ (((Y - T) @ W2.T) * (1 - H ** 2))", sizes=SIZES)
+    assert result.status == "verified" and result.for_all_sizes
+
+
+def test_the_same_claim_with_tanh_written_out_is_recognised():
+    result = check_program(MLP, "W1", "X.T @ (((Y - T) @ W2.T) * (1 - tanh(Z) ** 2))", sizes=SIZES)
+    assert result.status == "verified" and result.for_all_sizes
+
+
+def test_a_claim_without_the_tanh_derivative_is_refuted_with_a_point():
+    result = check_program(MLP, "W1", "X.T @ ((Y - T) @ W2.T)", sizes=SIZES)
+    assert result.status == "refuted"
+    found = result.counterexample
+    assert sympy.Float(found["derived"]) != sympy.Float(found["claimed"])
+    assert set(found["point"]) >= {"X", "W1", "b1", "W2", "b2", "T"}
+
+
+def test_a_bias_gradient_not_summed_over_rows_is_refuted_by_its_shape():
+    result = check_program(MLP, "b1", "((Y - T) @ W2.T) * (1 - H ** 2)", sizes=SIZES)
+    assert result.status == "refuted" and "shape" in result.method
+
+
+def test_every_size_must_have_a_value():
+    with pytest.raises(BadInput, match="--size h=VALUE"):
+        derive_program(MLP, sizes={"n": 4, "m": 3, "k": 2})
+    with pytest.raises(BadInput, match="no size 'q'"):
+        derive_program(MLP, sizes={**SIZES, "q": 2})
+
+
+def test_a_claim_may_not_use_names_outside_the_program():
+    with pytest.raises(BadInput, match="not a name of the program"):
+        check_program(MLP, "W1", "Q @ X", sizes=SIZES)
+
+
+def test_an_inverse_is_checked_at_the_sizes_but_not_proven_for_all():
+    d = derive_program("A : n x n; B : n x n; Y = inv(A) @ B; L = trace(Y)", sizes={"n": 2})
+    assert d.status == "verified" and not d.proven_for_all_sizes
+    assert "inv" in d.proof_statement()
+
+
+def test_a_polynomial_program_is_also_checked_end_to_end():
+    d = derive_program("X : n x m; W : m x d; Y = X @ W; L = sum(Y * Y)", sizes={"n": 2, "m": 3, "d": 2})
+    assert d.end_to_end and all(v.holds for v in d.end_to_end.values())
+    assert d.proven_for_all_sizes
