@@ -38,11 +38,12 @@ from .errors import BadInput
 from .expr import Expr, Name, Number, names_in, walk
 from .index import Declarations, Derivation, Entry, Step as IndexStep
 from .parse import parse
-from .program import Program, read_program
+from .program import Program, named_arguments, read_program
 from .prove import ProofReport, Unreadable, check_derivation, matrix_shape
 from .shapes import Shape, infer_shapes, node_shapes, shape_of, size_argument
 
-__all__ = ["ProgramDerivation", "ProgramCheck", "derive_program", "check_program", "NOTE_PROGRAM"]
+__all__ = ["ProgramDerivation", "ProgramCheck", "derive_program", "check_program", "NOTE_PROGRAM",
+           "claim_proven_for_all_sizes"]
 
 VERIFIED, REFUTED, UNDECIDED = "verified", "refuted", "undecided"
 NOTE_PROGRAM = "X : n x m; W : m x d; Y = X @ W"
@@ -88,6 +89,7 @@ class ProgramDerivation:
     end_to_end_note: str = ""
     proof_note: str = ""
     defaulted: dict[str, tuple] = field(default_factory=dict)
+    introduced: dict[str, Expr] = field(default_factory=dict)  # U1 = ..., named by symderive
 
     @property
     def closed_forms(self) -> dict[str, Expr]:
@@ -236,11 +238,17 @@ def derive_program(program: str | Program, *, sizes: Mapping[str, int] | None = 
     """Derive, prove and check the gradients of ``program`` by its staged backward pass."""
     if isinstance(program, str):
         program = read_program(program)
+    written = program = _named_output(program)
+    # arguments of elementwise functions that are not names become steps U1, U2, ...:
+    # the index language applies functions to named matrices
+    program, introduced = named_arguments(program)
     concrete, defaulted = _concrete_shapes(program, sizes or {}, shapes or {})
     symbolic, size_names, proof_note = _symbolic_shapes(program, concrete)
     out_shape = concrete[program.output]
     upstream_name = None if out_shape == (1, 1) else _upstream_name(program, upstream)
     bp = backward_pass(program, concrete, upstream_name, None if proof_note else symbolic, size_names)
+    if introduced:  # closed forms in the names the user wrote
+        bp.closed_forms = {name: _expand_names(form, introduced) for name, form in bp.closed_forms.items()}
     local = _local_checks(program, bp, concrete)
     inlined = inline(Name(program.output), program)
     input_shapes = {name: concrete[name] for name in program.inputs}
@@ -250,8 +258,59 @@ def derive_program(program: str | Program, *, sizes: Mapping[str, int] | None = 
     witnesses = {name: numeric.witness(inlined, name, inline(form, program), witness_shapes, upstream_name)
                  for name, form in bp.closed_forms.items()}
     exact, note = _end_to_end(program, bp, inlined, input_shapes, upstream_name, out_shape, end_to_end)
-    return ProgramDerivation(program, dict(sizes or {}), concrete, symbolic, upstream_name, bp, local,
-                             witnesses, exact, note, proof_note, defaulted)
+    return ProgramDerivation(written, dict(sizes or {}), concrete, symbolic, upstream_name, bp, local,
+                             witnesses, exact, note, proof_note, defaulted, introduced)
+
+
+def _named_output(program: Program) -> Program:
+    """A single expression's one step gets a name: L when it is what the note calls
+    the loss (any name the program does not use), else Y."""
+    from dataclasses import replace
+
+    if program.steps[-1].name:
+        return program
+    taken = set(program.inputs)
+    name = next(candidate for candidate in ("Y", "Z", "F", "Out") + tuple(f"Y{k}" for k in range(1, 999))
+                if candidate not in taken)
+    return replace(program, steps=program.steps[:-1] + (replace(program.steps[-1], name=name),))
+
+
+def claim_proven_for_all_sizes(expression: Expr, wrt: str, claim: Expr, shapes: Mapping[str, Shape],
+                               upstream: str | None) -> ProofReport | None:
+    """For a single expression already checked at concrete ``shapes``: the proof
+    that ``claim`` is df/d``wrt`` for all sizes, when the expression's backward
+    pass is proven step by step and the claim equals its result in index notation
+    (None when it is not: the claim is then checked at these sizes only)."""
+    from .program import Step as ProgramStep
+
+    program = _named_output(Program({}, (ProgramStep("", expression, 1, str(expression)),), True))
+    if upstream is not None and upstream in names_in(expression):
+        return None
+    program, introduced = named_arguments(program)
+    try:
+        concrete, _ = _concrete_shapes(program, {}, {name: shapes[name] for name in program.inputs})
+    except BadInput:
+        return None
+    symbolic, size_names, note = _symbolic_shapes(program, concrete)
+    if note:
+        return None
+    bp = backward_pass(program, concrete, upstream, symbolic, size_names)
+    if not bp.proven_for_all_sizes or wrt not in bp.closed_forms:
+        return None
+    derived = bp.closed_forms[wrt]  # in the named arguments U1, ..., as the recognised claim is
+    if upstream is not None:
+        symbolic[upstream] = symbolic[program.output]
+    definitions = {step.expression: step.name for step in program.steps}
+    report = _claim_proof_at(symbolic, recognize(claim, definitions), derived)
+    return report if report is not None and report.proven else None
+
+
+def _expand_names(node: Expr, definitions: dict[str, Expr]) -> Expr:
+    for _ in range(len(definitions) + 1):
+        if not any(isinstance(sub, Name) and sub.name in definitions for sub in walk(node)):
+            break
+        node = substitute(node, definitions)
+    return node
 
 
 def _local_checks(program: Program, bp: BackwardPass, concrete: dict[str, Shape]) -> list[LocalCheck]:
@@ -393,6 +452,7 @@ def check_program(program: str | Program, wrt: str, claim: str | Expr, *,
         return ProgramCheck(derivation, wrt, claim_tree, verdict, verdict.method, {"reason": verdict.reason}, None)
     definitions = {step.expression: step.name for step in program.steps}
     recognized = recognize(claim_tree, definitions)
+    program = derivation.backward.program  # with U1, U2, ... where symderive named arguments
     verdict, method, counterexample = _compare(program, derivation, recognized, derived, shapes_all, wanted)
     proof = _claim_proof(derivation, recognized, derived) if verdict.holds else None
     return ProgramCheck(derivation, wrt, claim_tree, verdict, method, counterexample, proof)
@@ -460,6 +520,10 @@ def _claim_proof(derivation: ProgramDerivation, claim: Expr, derived: Expr) -> P
     symbolic = dict(derivation.symbolic_shapes)
     if derivation.upstream_name:
         symbolic[derivation.upstream_name] = symbolic[derivation.program.output]
+    return _claim_proof_at(symbolic, claim, derived)
+
+
+def _claim_proof_at(symbolic: dict[str, tuple], claim: Expr, derived: Expr) -> ProofReport | None:
     used = set(names_in(claim)) | set(names_in(derived))
     if not used <= set(symbolic):
         return None

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-from .expr import Expr, names_in
+from .expr import Expr, Name, names_in
 from .parse import MAX_TEXT_LENGTH, ParseError, _name_problem, parse
 
 __all__ = ["Program", "Step", "Dimension", "read_program", "looks_like_program", "MAX_PROGRAM_LENGTH",
@@ -241,3 +241,58 @@ def read_program(text: str) -> Program:
 def _later_assignments(statements: list[_Statement], current: _Statement) -> list[str]:
     after = statements[statements.index(current) + 1:]
     return [m["name"] for m in (_ASSIGNMENT.match(s.text) for s in after) if m]
+
+
+def _needs_a_name(node: Expr) -> bool:
+    """An elementwise function, or a power that is not a whole number, applied to
+    something other than a name: the index language reads such functions of a
+    named matrix's entries only."""
+    from .expr import ELEMENTWISE, Call, Power
+
+    if isinstance(node, Call) and node.function in ELEMENTWISE:
+        return not isinstance(node.argument, Name)
+    if isinstance(node, Power) and not (node.exponent.denominator == 1 and node.exponent >= 0):
+        return not isinstance(node.base, Name)
+    return False
+
+
+def named_arguments(program: Program) -> tuple[Program, dict[str, Expr]]:
+    """The program with each argument of an elementwise function (or of a fractional
+    power) that is not a name made a step of its own, named U1, U2, ... (names the
+    program does not use): tanh(X @ W + b) becomes U1 = X @ W + b; tanh(U1).
+    Returns the new program and the new steps' definitions."""
+    from .expr import Call, Power
+
+    taken = set(program.inputs) | set(program.step_names) | set(program.sizes)
+    counter = iter(range(1, 10_000))
+    new_steps: list[Step] = []
+    introduced: dict[str, Expr] = {}
+    memo: dict[Expr, str] = {}
+
+    def fresh() -> str:
+        while True:
+            name = f"U{next(counter)}"
+            if name not in taken:
+                taken.add(name)
+                return name
+
+    def visit(node: Expr, line: int) -> Expr:
+        children = node.children()
+        if children:
+            node = node.rebuild(*(visit(child, line) for child in children))
+        if _needs_a_name(node):
+            argument = node.argument if isinstance(node, Call) else node.base
+            if argument not in memo:
+                memo[argument] = fresh()
+                introduced[memo[argument]] = argument
+                new_steps.append(Step(memo[argument], argument, line, f"{memo[argument]} = {argument}"))
+            named = Name(memo[argument])
+            node = Call(node.function, named) if isinstance(node, Call) else Power(named, node.exponent)
+        return node
+
+    for step in program.steps:
+        expression = visit(step.expression, step.line)
+        new_steps.append(Step(step.name, expression, step.line, step.text))
+    if not introduced:
+        return program, {}
+    return Program(program.declared, tuple(new_steps), program.single_expression), introduced

@@ -76,3 +76,32 @@ def test_a_polynomial_program_is_also_checked_end_to_end():
     d = derive_program("X : n x m; W : m x d; Y = X @ W; L = sum(Y * Y)", sizes={"n": 2, "m": 3, "d": 2})
     assert d.end_to_end and all(v.holds for v in d.end_to_end.values())
     assert d.proven_for_all_sizes
+
+
+def test_a_function_of_a_composite_argument_gets_a_named_step():
+    from symderive.program import named_arguments, read_program
+
+    program, introduced = named_arguments(read_program("X : n x m; W : m x d; b : 1 x d; Y = tanh(X @ W + b)"))
+    assert str(program).endswith("U1 = X @ W + b; Y = tanh(U1)") and introduced == {"U1": parse("X @ W + b")}
+
+
+def test_a_single_layer_is_proven_for_all_sizes_and_its_closed_forms_use_the_user_s_names():
+    d = derive_program("X : n x m; W : m x d; b : 1 x d; Y = tanh(X @ W + b)", sizes={"n": 3, "m": 2, "d": 4})
+    assert d.status == "verified" and d.proven_for_all_sizes
+    assert d.closed_forms["W"] == parse("X.T @ (G * (1 - Y**2))")
+
+
+@pytest.mark.parametrize("expression, wrt, claim, upstream, proven", [
+    ("tanh(X @ W + b)", "W", "X.T @ (G * (1 - tanh(X @ W + b)**2))", "G", True),
+    ("tanh(X @ W + b)", "W", "X.T @ (G * (1 - tanh(X @ W + b)))", "G", False),  # false: never proven
+    ("trace(A @ X @ W)", "X", "A.T @ W.T", None, True),
+    ("trace(A @ X @ W)", "X", "A @ W.T", None, False),
+    ("sum(sigmoid(X))", "X", "sigmoid(X) * (1 - sigmoid(X))", None, True),
+    ("sum(exp(X @ W))", "W", "X.T @ exp(X @ W)", None, True),
+])
+def test_single_expressions_are_proven_for_all_sizes_beyond_a_product(expression, wrt, claim, upstream, proven):
+    from symderive.network import claim_proven_for_all_sizes
+
+    shapes = {"X": (3, 2), "W": (2, 4), "b": (1, 4), "A": (4, 3)}
+    report = claim_proven_for_all_sizes(parse(expression), wrt, parse(claim), shapes, upstream)
+    assert (report is not None and report.proven) == proven
