@@ -13,6 +13,7 @@ class ExitStatus(enum.IntEnum):
     VERIFIED = 0  # every identity was checked exactly and holds
     REFUTED = 1  # an identity failed its check
     BAD_INPUT = 2  # the input was rejected before anything was derived or written
+    UNDECIDED = 3  # the run stopped before it could decide (e.g. its time limit ran out); nothing written
 
 
 class SymderiveError(Exception):
