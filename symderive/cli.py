@@ -14,10 +14,12 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from . import __version__
+from . import __version__, budget
+from .budget import DEFAULT_TIME_LIMIT, TimeLimitReached, format_seconds, time_limit_argument
 from .errors import BadInput, ExitStatus, SymderiveError
 from .pipeline import DEFAULT_MAX_WORK, DEFAULT_SIZES, CheckResult, Derivation, check, derive
 from .latex import compile_pdf, find_engine
@@ -30,7 +32,8 @@ __all__ = ["main", "run"]
 DEFAULT_OUT = "output"
 COMMANDS = ("derive", "check", "prove")
 EPILOG = ("Exit status: 0 every identity verified, 1 an identity refuted (or undecided), "
-          "2 bad input (or, with --pdf, no LaTeX engine or a failed compilation).")
+          "2 bad input (or, with --pdf, no LaTeX engine or a failed compilation), "
+          "3 the time limit ran out first (nothing written).")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,6 +72,14 @@ def _common_flags(parser: argparse.ArgumentParser, document: bool) -> None:
     parser.add_argument("--max-work", metavar="UNITS", default=str(DEFAULT_MAX_WORK),
                         help="refuse sizes estimated to need more work than this "
                              f"(default {DEFAULT_MAX_WORK:,}, about 20 s)")
+    _time_limit_flag(parser)
+
+
+def _time_limit_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--time-limit", metavar="SECONDS", default=None,
+                        help="stop the run after this many seconds of wall-clock time, saying what "
+                             "was decided by then, with exit status 3 and nothing written "
+                             f"(default {format_seconds(DEFAULT_TIME_LIMIT)})")
 
 
 def _expression_flags(parser: argparse.ArgumentParser) -> None:
@@ -126,12 +137,13 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
                     "proven for all sizes, or checked at every size up to K, or shown false with a "
                     "counterexample.  The file format is described in README.md.",
         epilog="Exit status: 0 every step proven for all sizes, 1 a step false or not proven, "
-               "2 the file cannot be read.")
+               "2 the file cannot be read, 3 the time limit ran out first.")
     prove_parser.add_argument("file", metavar="FILE", help="the derivation, e.g. examples/note_section3.sd")
     prove_parser.add_argument("--k", metavar="K", default="3",
                               help="check unproven steps at every size from 1 to K (default 3, at most 6)")
     prove_parser.add_argument("--json", action="store_true",
                               help="print the report as JSON on stdout instead of the summary")
+    _time_limit_flag(prove_parser)
     return {"note": note, "derive": derive_parser, "check": check_parser, "prove": prove_parser}
 
 
@@ -275,9 +287,50 @@ def _prove_summary(report, path: str, stream: TextIO) -> None:
                                   "some steps are checked only up to size " + str(report.k)), file=stream)
 
 
+class _Stopped(Exception):
+    """The time limit ran out: a message for stderr, and with --json a report for stdout."""
+
+    def __init__(self, message: str, report: dict | None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def _stopped(reached: TimeLimitReached, args, written: Sequence[Path] = (), document: bool = True,
+             after: str = "", **extra) -> _Stopped:
+    """What to say when ``reached``: what was decided, what was written (only ever
+    whole files), and how to allow more time."""
+    parts = [reached.message]
+    if written:
+        parts.append(f"wrote {', '.join(map(str, written))} (whole){after}")
+    elif document:
+        parts.append("nothing was written")
+    parts.append(f"raise the limit with --time-limit (it was {format_seconds(reached.seconds)} s)")
+    report = {**extra, **reached.report(), "written": [str(path) for path in written]} if args.json else None
+    return _Stopped("; ".join(parts), report)
+
+
+def _decided(derivation: Derivation) -> list[str]:
+    """What a finished derivation decided, as the time limit's message lists it."""
+    found = [f"{identity.statement} {'verified' if identity.holds else 'NOT verified'}"
+             for identity in derivation.identities]
+    found += [f"df/d{wrt} {'proven' if report.proven else 'NOT proven'} for all sizes"
+              for wrt, report in derivation.general_proofs.items()]
+    return found
+
+
+def _file_state(path: Path):
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_mtime_ns, status.st_size
+
+
 def _run(argv: list[str], stdout: TextIO) -> int:
     command = argv[0] if argv and argv[0] in COMMANDS else "note"
     args = _parsers()[command].parse_args(argv[1:] if command != "note" else argv)
+    seconds = time_limit_argument("--time-limit", DEFAULT_TIME_LIMIT if args.time_limit is None else args.time_limit)
+    started = time.monotonic()
     if command == "prove":
         from .derivation_file import read_derivation_file
         from .prove import check_derivation
@@ -285,7 +338,16 @@ def _run(argv: list[str], stdout: TextIO) -> int:
         k = size_argument("--k", args.k)
         if k > 6:
             raise BadInput(f"--k: at most 6, got {k}")
-        report = check_derivation(read_derivation_file(args.file), k=k)
+        try:
+            with budget.within(seconds):
+                budget.stage(f"reading {args.file}")
+                derivation_file = read_derivation_file(args.file)
+                count = max(len(derivation_file.steps) - 1, 0)
+                budget.stage(f"checking the {count} steps of {args.file}")
+                budget.pending("step 1" if count == 1 else f"steps 1 to {count}")
+                report = check_derivation(derivation_file, k=k)
+        except TimeLimitReached as reached:
+            raise _stopped(reached, args, document=False, file=args.file) from None
         if args.json:
             print(json.dumps({"file": args.file, **report.data()}, indent=2, sort_keys=True), file=stdout)
         else:
@@ -293,8 +355,12 @@ def _run(argv: list[str], stdout: TextIO) -> int:
         return int(ExitStatus.VERIFIED if report.proven else ExitStatus.REFUTED)
     max_work = size_argument("--max-work", args.max_work)
     if command == "check":
-        result = check(args.expression, args.wrt, args.claim, shapes=_shapes(args),
-                       upstream=args.upstream, max_work=max_work, **_sizes(args))
+        try:
+            with budget.within(seconds):
+                result = check(args.expression, args.wrt, args.claim, shapes=_shapes(args),
+                               upstream=args.upstream, max_work=max_work, **_sizes(args))
+        except TimeLimitReached as reached:
+            raise _stopped(reached, args, document=False) from None
         if args.json:
             print(json.dumps(result.report(), indent=2, sort_keys=True), file=stdout)
         else:
@@ -305,14 +371,22 @@ def _run(argv: list[str], stdout: TextIO) -> int:
     notation = Derivation._notation(args.upstream_notation, not args.plain_names, args.title)
     engine = find_engine() if args.pdf else None
     progress = Progress()  # draws on stderr only when it is a terminal
-    if command == "note":
-        derivation = derive(max_work=max_work, progress=progress, **_sizes(args))
-    else:
-        derivation = derive(args.expression, shapes=_shapes(args), wrt=args.wrt,
-                            upstream=args.upstream, max_work=max_work, progress=progress, **_sizes(args))
-    path = folder / output_filename(derivation)
-    fragment_path = folder / output_filename(derivation, fragment=True)
-    standalone, fragment = render_forms(derivation, notation)
+    try:
+        # Everything that can take long runs within the time limit; when it runs
+        # out, nothing has been written.  The files are written after it, whole.
+        with budget.within(seconds):
+            if command == "note":
+                derivation = derive(max_work=max_work, progress=progress, **_sizes(args))
+            else:
+                derivation = derive(args.expression, shapes=_shapes(args), wrt=args.wrt,
+                                    upstream=args.upstream, max_work=max_work, progress=progress,
+                                    **_sizes(args))
+            budget.stage("writing the document")
+            path = folder / output_filename(derivation)
+            fragment_path = folder / output_filename(derivation, fragment=True)
+            standalone, fragment = render_forms(derivation, notation)
+    except TimeLimitReached as reached:
+        raise _stopped(reached, args) from None
     texts = {path: standalone, fragment_path: fragment}
     try:
         write_files(texts)  # both or neither
@@ -320,7 +394,18 @@ def _run(argv: list[str], stdout: TextIO) -> int:
         raise BadInput(f"--out: cannot write into {folder}: {problem.strerror or problem}") from None
     pdf_path = None
     if args.pdf:
-        pdf_path = compile_pdf(path, engine)
+        pdf_target = path.with_suffix(".pdf")
+        before = _file_state(pdf_target)
+        try:
+            with budget.within(max(seconds - (time.monotonic() - started), 1e-3)):
+                budget.stage("compiling the PDF")
+                pdf_path = compile_pdf(path, engine)
+        except TimeLimitReached as reached:
+            if _file_state(pdf_target) == before:  # else the PDF was in place just before the deadline
+                reached = TimeLimitReached(seconds, reached.stage, _decided(derivation), [], [])
+                raise _stopped(reached, args, written=[path, fragment_path],
+                               after="; no PDF" + (" (an older one is kept)" if before else "")) from None
+            pdf_path = pdf_target
     if args.json:
         report = derivation.report()
         report["output"] = str(path)
@@ -339,6 +424,11 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     stderr = stderr or sys.stderr
     try:
         return _run(list(sys.argv[1:] if argv is None else argv), stdout)
+    except _Stopped as stopped:
+        if stopped.report is not None:
+            print(json.dumps(stopped.report, indent=2, sort_keys=True), file=stdout)
+        print(f"symderive: stopped: {stopped}", file=stderr)
+        return int(ExitStatus.UNDECIDED)
     except SymderiveError as error:
         print(f"symderive: error: {error}", file=stderr)
         return int(error.exit_status)

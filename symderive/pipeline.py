@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 
 import sympy
 
-from . import build, chain_rule, engine, numeric, rules, verify
+from . import budget, build, chain_rule, engine, numeric, rules, verify
 from .errors import BadInput, TooMuchWork
 from .expr import Call, Expr, Hadamard, MatMul, Name, Number, Power, names_in, walk
 from .render import plain_text
@@ -351,7 +351,7 @@ def estimate_work(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None
 def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | None = None,
            n: int | None = None, m: int | None = None, d: int | None = None,
            wrt: Iterable[str] | str | None = None, upstream: str = UPSTREAM_NAME,
-           max_work: int = DEFAULT_MAX_WORK, progress=None) -> Derivation:
+           max_work: int = DEFAULT_MAX_WORK, progress=None, time_limit: float | None = None) -> Derivation:
     """Derive and verify the gradient of ``expression`` with respect to its inputs.
 
     With no expression, the seed note's Y = X W with X: n x m, W: m x d
@@ -365,8 +365,18 @@ def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | 
     ``progress(label, done, total)``, if given, is called as the Jacobians are
     derived (see :class:`symderive.progress.Progress`).
 
+    ``time_limit``, in seconds (default None: none of its own), stops the run
+    when it runs out with :class:`symderive.budget.TimeLimitReached`, which says
+    which stage was running and what had been decided by then.
+
     Raises BadInput (ShapeError, ParseError, TooMuchWork) for input it refuses.
     """
+    with budget.within(time_limit):
+        return _derive_from(expression, shapes, n, m, d, wrt, upstream, max_work, progress)
+
+
+def _derive_from(expression, shapes, n, m, d, wrt, upstream, max_work, progress) -> Derivation:
+    budget.stage("reading the expression")
     tree = _expression(expression)
     if expression is None:
         sizes = {k: DEFAULT_SIZES[k] if v is None else v for k, v in {"n": n, "m": m, "d": d}.items()}
@@ -442,6 +452,7 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     shapes = {name: report.shapes[name] for name in names}
     found_shapes = node_shapes(tree, shapes)  # refuses non-conforming products, with names
     out_rows, out_cols = found_shapes[tree]
+    budget.pending(*(f"df/d{name}" for name in chosen_wrt))
     work = estimate_work(tree, found_shapes)
     if work > max_work:
         dims = ", ".join(f"{name}: {r}x{c}" for name, (r, c) in shapes.items())
@@ -453,6 +464,7 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     output_name = _output_name(names, upstream_name)
     lap("shapes")
 
+    budget.stage("building the explicit matrices")
     kind = engine.engine_for(tree)
     inputs = {name: engine.matrix_of_symbols(name, *shapes[name], kind) for name in names}
     output = engine.explicit(tree, inputs, kind)
@@ -469,11 +481,13 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
         G = Name(upstream_name)
     lap("build")
 
+    budget.stage("deriving the Jacobians by the chain rule")
     jacobians = chain_rule.jacobians(output, output_name, {name: inputs[name] for name in chosen_wrt},
-                                     progress)
+                                     _checking(progress))
     gradients = {name: chain_rule.gradient(jacobians[name], upstream) for name in chosen_wrt}
     lap("derive")
 
+    budget.stage("finding the closed forms")
     leaf_shapes = dict(shapes)
     if upstream_name_used is not None:
         leaf_shapes[upstream_name_used] = (out_rows, out_cols)
@@ -482,19 +496,26 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     lap("closed form")
 
     identities = _jacobian_identities(tree, inputs, jacobians, output_name)
+    for identity in identities:
+        budget.decided(f"{identity.statement} {_outcome(identity)}")
     values = dict(inputs)
     if upstream_name_used is not None:
         values[upstream_name_used] = upstream
     for name in chosen_wrt:
+        budget.stage(f"verifying df/d{name} = {closed[name]}")
         claimed = _explicit_claim(closed[name], values, leaf_shapes, kind)
         derived = gradients[name] if _same_engine(claimed, kind) else engine.matrix_to_sympy(gradients[name])
         verdict = verify.equal_matrices(derived, claimed, f"df/d{name} against the chain rule")
         witness = numeric.witness(tree, name, closed[name], leaf_shapes, upstream_name_used)
         identities.append(Identity("gradient", name, closed[name], f"df/d{name} = {closed[name]}",
                                    verdict, witness))
+        budget.decided(f"{identities[-1].statement} {_outcome(identities[-1])}", pending_key=f"df/d{name}")
     lap("verify")
 
+    budget.stage("proving the closed forms for all sizes")
     general = _general_proofs(tree, output_name, upstream_name_used)
+    for wrt_name, proof in general.items():
+        budget.decided(f"df/d{wrt_name} {'proven' if proof.proven else 'NOT proven'} for all sizes")
     lap("general proof")
 
     return Derivation(
@@ -506,6 +527,20 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
         identities=identities, output_name=output_name, upstream_name=upstream_name_used,
         timings=timings,
     )
+
+
+def _outcome(identity: Identity) -> str:
+    return "verified" if identity.holds else "NOT verified"
+
+
+def _checking(progress):
+    """``progress``, also checking the time limit at each row of the Jacobians (the
+    check that stops a run where there is no timer: outside the main thread)."""
+    def report(label: str, done: int, total: int) -> None:
+        budget.checkpoint()
+        if progress is not None:
+            progress(label, done, total)
+    return report
 
 
 def _general_proofs(tree: Expr, output_name: str, upstream_name: str | None) -> dict[str, Any]:
@@ -560,6 +595,8 @@ def _jacobian_identities(expression: Expr, inputs: dict[str, sympy.ImmutableMatr
         return []
     if len({child.name for child in children}) < len(children):
         return []  # X @ X: dY/dX sums both arguments' terms; a per-argument formula is not all of it
+    budget.stage(f"verifying the index formulas of d{output_name}/d" +
+                 f", d{output_name}/d".join(child.name for child in children if child.name in jacobians))
     found = []
     operands = [sympy.IndexedBase(child.name) for child in children]
     p, q, i, j = (rules.INDEX[k] for k in "pqij")
@@ -622,14 +659,23 @@ class CheckResult:
 def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
           shapes: Mapping[str, Any] | None = None, n: int | None = None, m: int | None = None,
           d: int | None = None, upstream: str = UPSTREAM_NAME,
-          max_work: int = DEFAULT_MAX_WORK) -> CheckResult:
+          max_work: int = DEFAULT_MAX_WORK, time_limit: float | None = None) -> CheckResult:
     """Check exactly whether ``claim`` is df/d``wrt`` for ``expression``.
 
     The claim may use the expression's names, the upstream gradient (``G`` by
     default, for a matrix-valued expression), numbers, eye(n) and ones(r, c).
     A claim of the wrong shape is refuted, naming both shapes; a claim whose
     products do not conform is bad input (ShapeError).
+
+    ``time_limit``, in seconds (default None: none of its own), stops the run
+    when it runs out with :class:`symderive.budget.TimeLimitReached`.
     """
+    with budget.within(time_limit):
+        return _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work)
+
+
+def _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work) -> CheckResult:
+    budget.stage("reading the expression and the claim")
     try:
         tree = _expression(expression)
     except BadInput as error:
@@ -638,6 +684,7 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
         claim_tree = _expression(claim)
     except BadInput as error:
         raise BadInput(f"in the claim: {error}") from error
+    budget.pending(f"the claim df/d{wrt} = {claim_tree}")
     given, chosen = _given_shapes(tree, _without(shapes, upstream), {"n": n, "m": m, "d": d})
     report = infer_shapes(tree, given)
     derivation = _derive(tree, report, chosen, [wrt] if isinstance(wrt, str) else wrt, upstream,
@@ -664,6 +711,7 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
         raise BadInput(f"in the claim: {error}") from error
     derived = derivation.raw_gradients[wrt]
     witness = None
+    budget.stage(f"checking the claim df/d{wrt} = {claim_tree}")
     if claim_shape != tuple(derived.shape):
         verdict = verify.Verdict(
             False, 0, "shapes compared",
@@ -675,6 +723,11 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
             derived = engine.matrix_to_sympy(derived)
         verdict = verify.equal_matrices(derived, claimed, f"df/d{wrt} from the chain rule against the claim")
         witness = numeric.witness(tree, wrt, claim_tree, leaf_shapes, derivation.upstream_name)
+    holds = verdict.holds and (witness is None or witness.agrees is not False)
+    budget.decided(f"the claim df/d{wrt} = {claim_tree} {'verified' if holds else 'NOT verified'}",
+                   pending_key=f"the claim df/d{wrt} = {claim_tree}")
+    if verdict.holds and derivation.general_proofs:
+        budget.stage(f"proving the claim df/d{wrt} = {claim_tree} for all sizes")
     proven = bool(verdict.holds and derivation.general_proofs and _claim_proven(tree, wrt, claim_tree, derivation))
     return CheckResult(tree, wrt, claim_tree, derivation.shapes, derivation.defaulted,
                        derivation.upstream_name, verdict, witness, proven)
