@@ -71,7 +71,8 @@ def _common_flags(parser: argparse.ArgumentParser, document: bool) -> None:
                         help="print the report as JSON on stdout instead of the summary")
     parser.add_argument("--max-work", metavar="UNITS", default=str(DEFAULT_MAX_WORK),
                         help="refuse sizes estimated to need more work than this "
-                             f"(default {DEFAULT_MAX_WORK:,}, about 20 s)")
+                             f"(default {DEFAULT_MAX_WORK:,}, about 20 s; for expressions the estimate "
+                             "does not model, a lower bound of the work is held against it)")
     _time_limit_flag(parser)
 
 

@@ -26,7 +26,7 @@ from .render import plain_text
 from .shapes import Shape, ShapeReport, infer_shapes, node_shapes, shape_of, size_argument
 
 __all__ = ["Derivation", "Identity", "CheckResult", "derive", "check", "DEFAULT_SIZES",
-           "DEFAULT_MAX_WORK", "estimate_work", "NOTE_EXPRESSION"]
+           "DEFAULT_MAX_WORK", "estimate_work", "work_estimate", "WorkEstimate", "NOTE_EXPRESSION"]
 
 DEFAULT_SIZES = {"n": 3, "m": 2, "d": 4}
 UPSTREAM_NAME = "G"
@@ -37,11 +37,12 @@ MAX_DEPTH = 200  # deeper trees are refused before any recursive stage sees them
 NOTE_EXPRESSION = MatMul(Name("X"), Name("W"))
 
 # Refuse, unless asked, a derivation of more than this many units of work, a
-# unit being about 3.5 microseconds on the 2-core reference machine (see
-# estimate_work; X @ W at (64, 64, 64) is 786,432 units and took 2.6 s in
-# benchmarks/bench.py).  The default refuses what would take more than about
-# 20 s: (64, 64, 64) runs, in about 0.56 GB; (128, 128, 128), 6.3 million
-# units, would need about 8 times that memory, and is refused.
+# unit being 3.5 microseconds of the time work_estimate predicts on the 2-core
+# reference machine.  The default refuses what would take more than about 20 s:
+# X @ W at (64, 64, 64) runs, in about 0.56 GB; at (128, 128, 128) it would need
+# about 8 times that memory, and is refused.  Where work_estimate has only a
+# lower bound, the bound is held against the limit: sizes that cannot finish
+# are still refused before any work.
 SECONDS_PER_UNIT = 3.5e-6
 DEFAULT_MAX_WORK = 6_000_000
 
@@ -293,54 +294,137 @@ def _without(shapes: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
     return {k: v for k, v in (shapes or {}).items() if k != name}
 
 
-def estimate_work(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None) -> int:
-    """Units of work (about 10 us each), from the expression's structure alone.
+@dataclass(frozen=True)
+class WorkEstimate:
+    """What :func:`work_estimate` predicts for a derivation.
 
-    Each output entry is a sum of about ``t`` terms in about ``s`` distinct
-    symbols (never more than the inputs have).  A polynomial entry is
-    differentiated in one pass over its terms and contributes one term per
-    symbol to the chain-rule sums: about s + t steps, each costing a unit in
-    SymEngine and six in SymPy.  Any other entry is differentiated symbol by
-    symbol, about s * (t + 1) steps of three units.  Measured: Y = X W at
-    (64,64,64) is 786,432 units and takes 7.4 s; at (16,16,16) in SymPy 73,728
-    units and 0.76 s.
+    ``counted`` is True for the expressions the model describes (see
+    :func:`work_estimate`): then ``seconds`` is an estimate, measured to within a
+    small factor (``python benchmarks/bench.py --estimates``).  Otherwise it is
+    only a lower bound, and the run's time limit, not the estimate, keeps it from
+    running away.
     """
-    total = sum(rows * cols for node, (rows, cols) in shapes.items() if isinstance(node, Name))
-    symbols: dict[Expr, int] = {}
+
+    units: int  # the work that grows with the sizes, SECONDS_PER_UNIT each: what --max-work limits
+    counted: bool
+    fixed: float = 0.0  # seconds that do not depend on the sizes
+
+    @property
+    def seconds(self) -> float:
+        return self.fixed + self.units * SECONDS_PER_UNIT
+
+    def describe(self) -> str:
+        """"about 12 s" or "at least 12 s"."""
+        return f"{'about' if self.counted else 'at least'} {_round_seconds(self.seconds)} s"
+
+
+def _round_seconds(seconds: float) -> str:
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.2g}"
+
+
+# The model's constants, fitted on the 2-core reference machine against
+# benchmarks/bench.py --estimates (see the README's table):
+ESTIMATE_FIXED = 0.006  # seconds any derivation takes: the numeric witness, the checks' set-up
+ESTIMATE_GENERAL_PROOF = 0.04  # the proof for all sizes of a product of two matrices
+ESTIMATE_PER_ENTRY = 6e-6  # each entry of the output and of the inputs: built, contracted, checked
+ESTIMATE_PER_FACTOR = 4e-6  # each factor of each monomial of each output entry
+ESTIMATE_PER_PRODUCT_TERM = 2e-8  # building a k-term entry of a product costs about k^2 of these
+BOUND_PER_TERM = {engine.SYMENGINE: 1e-6, engine.SYMPY: 5e-6}  # at least, per entry and term
+
+
+def _counts(tree: Expr, shapes: dict[Expr, Shape]) -> tuple[dict[Expr, int], dict[Expr, int], bool, int]:
+    """For each node, the terms ``t`` of one of its entries written out and their
+    factors ``f`` (a sum of t monomials of f factors in all); whether every
+    product's operands have single monomials as entries (then the built entries
+    are sums of monomials: products of sums are not expanded when built); and
+    the sum over products A @ B (A: r x k, B: k x c) of r c k^2 + r k c^2 +
+    k c r^2, the cost of building the product and the two closed forms
+    G @ B.T and A.T @ G, whose entries' terms are added one at a time."""
     terms: dict[Expr, int] = {}
+    factors: dict[Expr, int] = {}
+    monomial_products = True
+    quadratic = 0
     for node in reversed(list(walk(tree))):
-        kid_s = [symbols[child] for child in node.children()]
         kid_t = [terms[child] for child in node.children()]
+        kid_f = [factors[child] for child in node.children()]
         if isinstance(node, Name):
-            s, t = 1, 1
+            t, f = 1, 1
         elif not node.children():  # numbers, eye, ones
-            s, t = 0, 1
+            t, f = 1, 0
         elif isinstance(node, MatMul):
-            inner = shapes[node.left][1]
-            s, t = inner * (kid_s[0] + kid_s[1]), inner * kid_t[0] * kid_t[1]
+            (r, inner), c = shapes[node.left], shapes[node][1]
+            t, f = inner * kid_t[0] * kid_t[1], inner * (kid_f[0] * kid_t[1] + kid_f[1] * kid_t[0])
+            monomial_products = monomial_products and kid_t[0] == kid_t[1] == 1
+            quadratic += r * c * inner * (inner + c + r)
         elif isinstance(node, Hadamard):
-            s, t = kid_s[0] + kid_s[1], kid_t[0] * kid_t[1]
+            t, f = kid_t[0] * kid_t[1], kid_f[0] * kid_t[1] + kid_f[1] * kid_t[0]
         elif isinstance(node, Call) and node.function in ("trace", "sum"):
             rows, cols = shapes[node.argument]
             count = rows if node.function == "trace" else rows * cols
-            s, t = count * kid_s[0], count * kid_t[0]
+            t, f = count * kid_t[0], count * kid_f[0]
         elif isinstance(node, Call) and node.function in ("inv", "det"):
             size = shapes[node.argument][0]
-            s, t = size * size * kid_s[0], math.factorial(size) * kid_t[0] ** size
+            t = math.factorial(size) * kid_t[0] ** size
+            f = t * size * max(1, kid_f[0] // max(1, kid_t[0]))
         elif isinstance(node, Power) and node.exponent.denominator == 1 and node.exponent > 1:
             # expanded, a sum of t terms to the power e has up to C(t + e - 1, e) monomials
             e = int(min(node.exponent, 10**6))
-            s, t = kid_s[0], math.comb(kid_t[0] + e - 1, min(e, kid_t[0] - 1)) if kid_t[0] > 1 else 1
+            t = math.comb(kid_t[0] + e - 1, min(e, kid_t[0] - 1)) if kid_t[0] > 1 else 1
+            f = t * e * max(1, kid_f[0] // max(1, kid_t[0]))
         else:
-            s, t = sum(kid_s), sum(kid_t)
-        symbols[node], terms[node] = min(s, total), t
+            t, f = sum(kid_t), sum(kid_f)
+        terms[node], factors[node] = t, f
+    return terms, factors, monomial_products, quadratic
+
+
+def work_estimate(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None) -> WorkEstimate:
+    """The time a derivation of ``tree`` will take, from its structure alone.
+
+    Counted (an estimate): polynomial expressions built by SymEngine whose
+    entries are sums of monomials, i.e. no product has a sum or a product as an
+    operand's entry (X @ W, X @ W * V + B, (X @ W) ** 2, X.T @ X).  Each entry
+    is then differentiated in one pass over its monomials, and the work is the
+    factors of all monomials (ESTIMATE_PER_FACTOR each), the entries of the
+    output and the inputs (ESTIMATE_PER_ENTRY each), the building of products
+    (ESTIMATE_PER_PRODUCT_TERM, see :func:`_counts`) and a fixed part.
+
+    Everything else (elementwise functions, trace and sum, inv and det, products
+    of three or more matrices, which are built unexpanded) only gets a lower
+    bound: the terms of the output's entries and the entries, BOUND_PER_TERM
+    each.  Measured against it such expressions take from 1 to thousands of
+    times longer (an exact check of a transcendental expression costs what no
+    count of terms predicts), so for them the time limit decides.
+    """
+    terms, factors, monomial_products, quadratic = _counts(tree, shapes)
     rows, cols = shapes[tree]
-    s, t = symbols[tree], terms[tree]
+    entries = rows * cols + sum(r * c for node, (r, c) in shapes.items() if isinstance(node, Name))
     kind = kind or engine.engine_for(tree)
-    polynomial = all(isinstance(node, engine.POLYNOMIAL_NODES + (Power,)) for node in walk(tree))
-    if polynomial:
-        return rows * cols * (s + t) * (1 if kind == engine.SYMENGINE else 6)
-    return rows * cols * s * (t + 1) * 3
+    if kind == engine.SYMENGINE and monomial_products:
+        seconds = (ESTIMATE_PER_ENTRY * entries + ESTIMATE_PER_FACTOR * rows * cols * factors[tree]
+                   + ESTIMATE_PER_PRODUCT_TERM * quadratic)
+        fixed = ESTIMATE_FIXED + (ESTIMATE_GENERAL_PROOF if _general_prover_covers(tree) else 0.0)
+        return WorkEstimate(max(1, math.ceil(seconds / SECONDS_PER_UNIT)), True, fixed)
+    seconds = BOUND_PER_TERM[kind] * (entries + rows * cols * terms[tree])
+    return WorkEstimate(max(1, math.ceil(seconds / SECONDS_PER_UNIT)), False)
+
+
+def estimate_work(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None) -> int:
+    """Units of work (SECONDS_PER_UNIT each) :func:`work_estimate` predicts: an
+    estimate for the expressions it models, a lower bound for the others."""
+    return work_estimate(tree, shapes, kind).units
+
+
+def _tree_and_shapes(expression: str | Expr, shapes: Mapping[str, Any]) -> tuple[Expr, dict[Expr, Shape]]:
+    tree = _expression(expression)
+    given, _ = _given_shapes(tree, shapes, {})
+    report = infer_shapes(tree, given)
+    return tree, node_shapes(tree, {name: report.shapes[name] for name in names_in(tree)})
+
+
+def estimate_for(expression: str | Expr, shapes: Mapping[str, Any]) -> WorkEstimate:
+    """:func:`work_estimate` for ``derive(expression, shapes=shapes)`` (used by
+    benchmarks/bench.py --estimates)."""
+    return work_estimate(*_tree_and_shapes(expression, shapes))
 
 
 # ---------------------------------------------------------------------------
@@ -453,12 +537,15 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     found_shapes = node_shapes(tree, shapes)  # refuses non-conforming products, with names
     out_rows, out_cols = found_shapes[tree]
     budget.pending(*(f"df/d{name}" for name in chosen_wrt))
-    work = estimate_work(tree, found_shapes)
-    if work > max_work:
+    estimate = work_estimate(tree, found_shapes)
+    if estimate.units > max_work:
         dims = ", ".join(f"{name}: {r}x{c}" for name, (r, c) in shapes.items())
+        bound = "" if estimate.counted else (
+            "; for an expression like this only a lower bound is known, and the time limit stops the run")
         raise TooMuchWork(
-            f"{dims} needs about {work:,} units of work (about {work * SECONDS_PER_UNIT:.0f} s), "
-            f"over the limit of {max_work:,}; raise the limit with --max-work {work} to run it anyway"
+            f"{dims} needs {'about' if estimate.counted else 'at least'} {estimate.units:,} units of work "
+            f"({estimate.describe()}{bound}), over the limit of {max_work:,}; raise the limit with "
+            f"--max-work {estimate.units} to run it anyway"
         )
     scalar = (out_rows, out_cols) == (1, 1) and not always_upstream
     output_name = _output_name(names, upstream_name)
@@ -543,11 +630,16 @@ def _checking(progress):
     return report
 
 
+def _general_prover_covers(tree: Expr) -> bool:
+    """A product A @ B of two different matrices: what the general prover proves."""
+    return (isinstance(tree, MatMul) and isinstance(tree.left, Name) and isinstance(tree.right, Name)
+            and tree.left.name != tree.right.name)
+
+
 def _general_proofs(tree: Expr, output_name: str, upstream_name: str | None) -> dict[str, Any]:
     """The step-by-step proof for all sizes, where the general prover covers the
     expression: a product A @ B of two different matrices, against an upstream."""
-    if not (isinstance(tree, MatMul) and isinstance(tree.left, Name) and isinstance(tree.right, Name)
-            and tree.left.name != tree.right.name and upstream_name is not None):
+    if not (_general_prover_covers(tree) and upstream_name is not None):
         return {}
     from .general import prove_matmul
 

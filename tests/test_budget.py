@@ -330,3 +330,58 @@ def test_the_command_line_in_a_fresh_process_stops_at_its_limit(tmp_path):
     assert done.returncode == 3
     assert "time limit of 1 s reached while" in done.stderr and "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------
+# The work estimate: claimed only where it was measured to hold
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expression, counted", [
+    ("X @ W", True), ("X.T @ X", True), ("X @ W + V", True), ("X @ W * V", True),
+    ("(X @ W) ** 2", True), ("X ** 3", True), ("2 * X @ W - V", True),
+    ("A @ B @ C", False),          # products of sums are built unexpanded: differentiated symbol by symbol
+    ("(X + V) @ W", False),
+    ("trace(X @ A)", False), ("sum(X @ W)", False), ("tanh(X @ W)", False), ("sigmoid(X @ W)", False),
+    ("exp(X @ W)", False), ("inv(X)", False), ("det(X)", False),
+    ("trace(A @ inv(X) @ B)", False), (SLOW, False),
+])
+def test_the_estimate_is_claimed_only_for_the_expressions_it_models(expression, counted):
+    from symderive.pipeline import estimate_for
+
+    estimate = estimate_for(expression, {})
+    assert estimate.counted is counted
+    assert estimate.describe().startswith("about " if counted else "at least ")
+
+
+def test_an_expression_the_estimate_does_not_model_is_never_given_a_time(tmp_path):
+    # the two-layer loss was once estimated at 0.26 s, and ran for over 20 minutes
+    code, out, err = run("derive", SLOW, "--max-work", "1", "--out", str(tmp_path))
+    assert code == 2 and out == ""
+    assert "needs at least" in err and "lower bound" in err and "time limit" in err and "about" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_absurd_sizes_are_refused_before_any_work_whatever_the_expression(tmp_path):
+    start = time.monotonic()
+    code, _, err = run("derive", "tanh(X @ W)", "--shape", "X=5000x5000", "--shape", "W=5000x5000",
+                       "--out", str(tmp_path))
+    assert time.monotonic() - start < 5  # refused from the shapes alone, nothing built
+    assert code == 2 and "needs at least" in err and "--max-work" in err
+    assert list(tmp_path.iterdir()) == []
+    code, _, err = run("--n", "5000", "--m", "5000", "--d", "5000", "--out", str(tmp_path))
+    assert code == 2 and "needs about" in err and "units of work" in err
+
+
+def test_the_estimate_table_covers_every_kind_of_expression():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    expressions = {expression for expression, _, _ in bench.ESTIMATE_TABLE}
+    assert len(expressions) >= 12
+    for needed in ("X @ W", "A @ B @ C", "tanh(", "sigmoid(", "exp(", "trace(", "sum(", "inv(", "det(",
+                   "** 2", SLOW):
+        assert any(needed in expression for expression in expressions), needed
+    assert all(len(sizes) >= 2 for _, sizes, _ in bench.ESTIMATE_TABLE)
