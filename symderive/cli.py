@@ -387,6 +387,7 @@ def _run(argv: list[str], stdout: TextIO) -> int:
             fragment_path = folder / output_filename(derivation, fragment=True)
             standalone, fragment = render_forms(derivation, notation)
     except TimeLimitReached as reached:
+        progress.close()
         raise _stopped(reached, args) from None
     texts = {path: standalone, fragment_path: fragment}
     try:
