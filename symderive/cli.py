@@ -306,7 +306,11 @@ def _stopped(reached: TimeLimitReached, args, written: Sequence[Path] = (), docu
     elif document:
         parts.append("nothing was written")
     parts.append(f"raise the limit with --time-limit (it was {format_seconds(reached.seconds)} s)")
-    report = {**extra, **reached.report(), "written": [str(path) for path in written]} if args.json else None
+    report = None
+    if args.json:
+        report = {**extra, **reached.report()}
+        if document or written:
+            report["written"] = [str(path) for path in written]
     return _Stopped("; ".join(parts), report)
 
 
