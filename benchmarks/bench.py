@@ -4,6 +4,8 @@
     python benchmarks/bench.py --sizes 4 8 16  # fewer sizes
     python benchmarks/bench.py --budget 30     # seconds the naive route may take per size
     python benchmarks/bench.py --repeat 5      # runs per measurement, the fastest kept (default 3)
+    python benchmarks/bench.py --estimates     # the work estimate against measured time, on a table
+    python benchmarks/bench.py --estimates --match '@ W'   # only the expressions containing '@ W'
 
 Each measurement runs in a fresh Python process, so that its wall time and
 its peak memory (the process's maximum resident set, which counts SymEngine's
@@ -22,6 +24,14 @@ Then the ratios symderive/naive and symderive/floor (the SymEngine floor: the
 engine symderive uses at these sizes), and symderive's growth per doubling of
 the sizes (8x is linear in the size of the answer, 2*n*m*d terms).  Also the
 general proof for all sizes, and the default command, start to written file.
+
+``--estimates`` prints instead, for each expression of ESTIMATE_TABLE at a few
+sizes, the seconds :func:`symderive.pipeline.work_estimate` predicts for
+``derive`` (an estimate, "about", for the expressions it models; a lower bound,
+"at least", for the others), the seconds it takes (the fastest of ``--repeat``
+fresh-process runs, each stopped at ``--budget`` seconds), and their ratio:
+the figures behind the estimate's scope in the README.  It exits 1 if an
+estimate is off by more than 3x or a lower bound is broken.
 """
 
 from __future__ import annotations
@@ -102,6 +112,115 @@ def measure(kind: str, n: int, budget: float, repeat: int = 1) -> dict | None:
     return {"seconds": min(run["seconds"] for run in runs), "peak_mb": max(run["peak_mb"] for run in runs)}
 
 
+# The estimate against reality: (expression, sizes k, shapes at size k).  Every
+# class of expression: products of two and of several matrices, entrywise
+# products, sums and powers, trace and sum, functions applied to every entry,
+# inv and det, and their compositions, among them a two-layer loss.
+def _square(*names):
+    return lambda k: {name: (k, k) for name in names}
+
+
+ESTIMATE_TABLE = [
+    ("X @ W", (8, 16, 32, 64, 96), _square("X", "W")),
+    ("X @ W", (16, 32), lambda k: {"X": (k, 8 * k), "W": (8 * k, k)}),
+    ("X.T @ X", (8, 16, 32), _square("X")),
+    ("X @ W + V", (8, 16, 32), _square("X", "W", "V")),
+    ("X @ W * V", (8, 16, 32), _square("X", "W", "V")),
+    ("(X @ W) ** 2", (4, 8, 12), _square("X", "W")),
+    ("X ** 3", (16, 64), _square("X")),
+    ("A @ B @ C", (4, 8, 16, 32), _square("A", "B", "C")),
+    ("trace(X @ A)", (8, 16, 32), _square("X", "A")),
+    ("sum(X @ W)", (8, 16, 32), _square("X", "W")),
+    ("trace(B.T @ X.T @ C @ X @ X.T @ C @ X @ B)", (2, 3, 4), _square("B", "X", "C")),
+    ("tanh(X @ W)", (2, 4, 8), _square("X", "W")),
+    ("sigmoid(X @ W)", (2, 4, 8), _square("X", "W")),
+    ("exp(X @ W)", (2, 4, 8), _square("X", "W")),
+    ("tanh(X @ W + b)", (2, 4, 8), lambda k: {"X": (k, k), "W": (k, k), "b": (1, k)}),
+    ("sum(tanh(X @ W))", (2, 4, 8), _square("X", "W")),
+    ("inv(X)", (2, 3), _square("X")),
+    ("det(X)", (2, 3), _square("X")),
+    ("trace(A @ inv(X) @ B)", (2, 3), _square("A", "X", "B")),
+    ("sum((tanh(X @ A) @ B - T) ** 2)", (2, 3), _square("X", "A", "B", "T")),
+]
+WITHIN = 3.0  # an estimate is honest when measured / estimated lies within [1/WITHIN, WITHIN]
+
+ESTIMATE_CHILD = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from symderive import derive
+start = time.perf_counter()
+r = derive({expression!r}, shapes={shapes!r}, max_work=10**15)
+assert r.verified, "not verified"
+print(json.dumps({{"seconds": time.perf_counter() - start}}))
+"""
+
+
+def measure_derive(expression: str, shapes: dict, budget: float, repeat: int) -> float | None:
+    """Seconds ``derive(expression, shapes=shapes)`` takes in a fresh process, the
+    fastest of ``repeat`` runs (runs over 10 s are not repeated); None past ``budget``."""
+    code = ESTIMATE_CHILD.format(root=str(ROOT), expression=expression, shapes=shapes)
+    best = None
+    for _ in range(repeat):
+        try:
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=budget)
+        except subprocess.TimeoutExpired:
+            return best
+        if done.returncode != 0:
+            raise SystemExit(f"{expression} at {shapes} failed:\n{done.stderr}")
+        seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+        best = seconds if best is None else min(best, seconds)
+        if seconds > 10:
+            break
+    return best
+
+
+def estimates(budget: float, repeat: int, match: str = "") -> int:
+    """Print the estimate against measured time for every row of ESTIMATE_TABLE:
+    for the expressions the estimate models, measured/estimated must lie within
+    a factor WITHIN; for the others the figure is a lower bound, and measured /
+    bound must be at least 1."""
+    sys.path.insert(0, str(ROOT))  # this checkout's symderive, as in the child processes
+    from symderive.pipeline import estimate_for
+
+    print(f"derive(EXPR, shapes=...), the fastest of {repeat} fresh-process runs, stopped after {budget:g} s")
+    print(f"{'expression':<44} | {'k':>3} | {'predicted':>17} | {'measured':>9} | {'ratio':>7} |")
+    counted_ratios, bound_ratios, broken = [], [], []
+    for expression, sizes, shapes_at in ESTIMATE_TABLE:
+        if match not in expression:
+            continue
+        for k in sizes:
+            shapes = shapes_at(k)
+            estimate = estimate_for(expression, shapes)
+            measured = measure_derive(expression, shapes, budget, repeat)
+            predicted = f"{'about' if estimate.counted else 'at least'} {estimate.seconds:8.3f} s"
+            if measured is None:
+                shown, ratio = f"> {budget:g} s", budget / estimate.seconds
+                ratio_text = f">{ratio:,.0f}" if ratio >= 10 else f">{ratio:.2f}"
+            else:
+                shown, ratio = f"{measured:7.3f} s", measured / estimate.seconds
+                ratio_text = f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.2f}"
+            if estimate.counted:
+                counted_ratios.append(ratio)
+                ok = measured is not None and 1 / WITHIN <= ratio <= WITHIN
+                verdict = "ok" if ok else f"OFF by more than {WITHIN:g}x"
+            else:
+                bound_ratios.append(ratio)
+                ok = ratio >= 1
+                verdict = "bound holds" if ok else "BOUND BROKEN"
+            if not ok:
+                broken.append(f"{expression} at k={k}")
+            print(f"{expression:<44} | {k:>3} | {predicted:>17} | {shown:>9} | {ratio_text:>7} | {verdict}",
+                  flush=True)
+    print()
+    if counted_ratios:
+        print(f"estimates (about): measured/estimated from {min(counted_ratios):.2f} to {max(counted_ratios):.2f}")
+    if bound_ratios:
+        print(f"lower bounds (at least): measured/bound from {min(bound_ratios):.2f} to "
+              f"{max(bound_ratios):,.0f} (or more, where a run was stopped)")
+    print("all within their claims" if not broken else "NOT within their claims: " + "; ".join(broken))
+    return 0 if not broken else 1
+
+
 def command_time(repeat: int = 1) -> float:
     """Wall time of ``python -m symderive --n 3 --m 2 --d 4``, start to written files
     (the fastest of ``repeat`` runs)."""
@@ -129,8 +248,14 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3,
                         help="fresh-process runs of each measurement but the naive route, the "
                              "fastest kept (default 3)")
+    parser.add_argument("--estimates", action="store_true",
+                        help="print the work estimate against measured time on a table of expressions")
+    parser.add_argument("--match", default="", metavar="TEXT",
+                        help="with --estimates, only the expressions containing TEXT")
     args = parser.parse_args(argv)
     repeat = max(1, args.repeat)
+    if args.estimates:
+        return estimates(args.budget, repeat, args.match)
 
     print(f"each figure: the fastest of {repeat} fresh-process runs (the naive route: one run)")
     proof = measure("general_proof", 0, args.budget, repeat)

@@ -14,10 +14,12 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from . import __version__
+from . import __version__, budget
+from .budget import DEFAULT_TIME_LIMIT, TimeLimitReached, format_seconds, time_limit_argument
 from .errors import BadInput, ExitStatus, SymderiveError
 from .pipeline import (DEFAULT_MAX_WORK, DEFAULT_SIZES, INCONSISTENT, REFUTED, UNDECIDED, VERIFIED, CheckResult,
                        Derivation, check, derive, outcome_note)
@@ -33,7 +35,8 @@ COMMANDS = ("derive", "check", "prove")
 EPILOG = ("Exit status: 0 verified, every identity checked exactly; 1 refuted, with an entry where the "
           "two sides differ and both values, or shapes that differ; 3 undecided, none refuted but an entry "
           "the exact check could not decide (or an exact check the numeric witness contradicts, an internal "
-          "inconsistency); 2 bad input (or, with --pdf, no LaTeX engine or a failed compilation).")
+          "inconsistency), or the time limit ran out first (nothing written); 2 bad input (or, with --pdf, "
+          "no LaTeX engine or a failed compilation).")
 EXIT = {VERIFIED: ExitStatus.VERIFIED, REFUTED: ExitStatus.REFUTED, UNDECIDED: ExitStatus.UNDECIDED}
 
 
@@ -72,7 +75,16 @@ def _common_flags(parser: argparse.ArgumentParser, document: bool) -> None:
                         help="print the report as JSON on stdout instead of the summary")
     parser.add_argument("--max-work", metavar="UNITS", default=str(DEFAULT_MAX_WORK),
                         help="refuse sizes estimated to need more work than this "
-                             f"(default {DEFAULT_MAX_WORK:,}, about 20 s)")
+                             f"(default {DEFAULT_MAX_WORK:,}, about 20 s; for expressions the estimate "
+                             "does not model, a lower bound of the work is held against it)")
+    _time_limit_flag(parser)
+
+
+def _time_limit_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--time-limit", metavar="SECONDS", default=None,
+                        help="stop the run after this many seconds of wall-clock time, saying what "
+                             "was decided by then, with exit status 3 and nothing written "
+                             f"(default {format_seconds(DEFAULT_TIME_LIMIT)})")
 
 
 def _expression_flags(parser: argparse.ArgumentParser) -> None:
@@ -131,12 +143,13 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
                     "counterexample.  The file format is described in README.md.",
         epilog="Exit status: 0 every step proven for all sizes, 1 a step false or not proven, "
                "2 the file cannot be read or does not make sense as stated (a product that does "
-               "not conform, a derivative of the upstream gradient).")
+               "not conform, a derivative of the upstream gradient), 3 the time limit ran out first.")
     prove_parser.add_argument("file", metavar="FILE", help="the derivation, e.g. examples/note_section3.sd")
     prove_parser.add_argument("--k", metavar="K", default="3",
                               help="check unproven steps at every size from 1 to K (default 3, at most 6)")
     prove_parser.add_argument("--json", action="store_true",
                               help="print the report as JSON on stdout instead of the summary")
+    _time_limit_flag(prove_parser)
     return {"note": note, "derive": derive_parser, "check": check_parser, "prove": prove_parser}
 
 
@@ -255,8 +268,8 @@ def _check_summary(result: CheckResult, stream: TextIO) -> None:
         if witness is not None:
             print(f"  numeric witness: {witness.method}", file=stream)
         if result.for_all_sizes:
-            print(f"  PROVEN for all sizes: claim = df/d{result.wrt} checked as a derivation in index notation "
-                  "(the general prover covers products of two matrices)", file=stream)
+            print(f"  PROVEN for all sizes: df/d{result.wrt} derived step by step in index notation, every "
+                  "step proven, and the claim equal to the result", file=stream)
         else:
             print("  (a check at these sizes, not a proof for all sizes)", file=stream)
         return
@@ -354,10 +367,55 @@ def _dash_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
     return kept + (["--"] + positional if positional else [])
 
 
+class _Stopped(Exception):
+    """The time limit ran out: a message for stderr, and with --json a report for stdout."""
+
+    def __init__(self, message: str, report: dict | None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def _stopped(reached: TimeLimitReached, args, written: Sequence[Path] = (), document: bool = True,
+             after: str = "", **extra) -> _Stopped:
+    """What to say when ``reached``: what was decided, what was written (only ever
+    whole files), and how to allow more time."""
+    parts = [reached.message]
+    if written:
+        parts.append(f"wrote {', '.join(map(str, written))} (whole){after}")
+    elif document:
+        parts.append("nothing was written")
+    parts.append(f"raise the limit with --time-limit (it was {format_seconds(reached.seconds)} s)")
+    report = None
+    if args.json:
+        report = {**extra, **reached.report()}
+        if document or written:
+            report["written"] = [str(path) for path in written]
+    return _Stopped("; ".join(parts), report)
+
+
+def _decided(derivation: Derivation) -> list[str]:
+    """What a finished derivation decided, as the time limit's message lists it."""
+    found = [f"{identity.statement} {'verified' if identity.holds else 'NOT verified'}"
+             for identity in derivation.identities]
+    found += [f"df/d{wrt} {'proven' if report.proven else 'NOT proven'} for all sizes"
+              for wrt, report in derivation.general_proofs.items()]
+    return found
+
+
+def _file_state(path: Path):
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_mtime_ns, status.st_size
+
+
 def _run(argv: list[str], stdout: TextIO) -> int:
     command = argv[0] if argv and argv[0] in COMMANDS else "note"
     parser = _parsers()[command]
     args = parser.parse_args(_dash_values(argv[1:] if command != "note" else argv, parser))
+    seconds = time_limit_argument("--time-limit", DEFAULT_TIME_LIMIT if args.time_limit is None else args.time_limit)
+    started = time.monotonic()
     if command == "prove":
         from .derivation_file import read_derivation_file
         from .prove import check_derivation
@@ -365,7 +423,16 @@ def _run(argv: list[str], stdout: TextIO) -> int:
         k = size_argument("--k", args.k)
         if k > 6:
             raise BadInput(f"--k: at most 6, got {k}")
-        report = check_derivation(read_derivation_file(args.file), k=k)
+        try:
+            with budget.within(seconds):
+                budget.stage(f"reading {args.file}")
+                derivation_file = read_derivation_file(args.file)
+                count = max(len(derivation_file.steps) - 1, 0)
+                budget.stage(f"checking the {count} steps of {args.file}")
+                budget.pending("step 1" if count == 1 else f"steps 1 to {count}")
+                report = check_derivation(derivation_file, k=k)
+        except TimeLimitReached as reached:
+            raise _stopped(reached, args, document=False, file=args.file) from None
         if args.json:
             print(json.dumps({"file": args.file, **report.data()}, indent=2, sort_keys=True), file=stdout)
         else:
@@ -375,8 +442,12 @@ def _run(argv: list[str], stdout: TextIO) -> int:
         return int(ExitStatus.VERIFIED if report.proven else ExitStatus.REFUTED)
     max_work = size_argument("--max-work", args.max_work)
     if command == "check":
-        result = check(args.expression, args.wrt, args.claim, shapes=_shapes(args),
-                       upstream=args.upstream, max_work=max_work, **_sizes(args))
+        try:
+            with budget.within(seconds):
+                result = check(args.expression, args.wrt, args.claim, shapes=_shapes(args),
+                               upstream=args.upstream, max_work=max_work, **_sizes(args))
+        except TimeLimitReached as reached:
+            raise _stopped(reached, args, document=False) from None
         if args.json:
             print(json.dumps(result.report(), indent=2, sort_keys=True), file=stdout)
         else:
@@ -387,14 +458,23 @@ def _run(argv: list[str], stdout: TextIO) -> int:
     notation = Derivation._notation(args.upstream_notation, not args.plain_names, args.title)
     engine = find_engine() if args.pdf else None
     progress = Progress()  # draws on stderr only when it is a terminal
-    if command == "note":
-        derivation = derive(max_work=max_work, progress=progress, **_sizes(args))
-    else:
-        derivation = derive(args.expression, shapes=_shapes(args), wrt=args.wrt,
-                            upstream=args.upstream, max_work=max_work, progress=progress, **_sizes(args))
-    path = folder / output_filename(derivation)
-    fragment_path = folder / output_filename(derivation, fragment=True)
-    standalone, fragment = render_forms(derivation, notation)
+    try:
+        # Everything that can take long runs within the time limit; when it runs
+        # out, nothing has been written.  The files are written after it, whole.
+        with budget.within(seconds):
+            if command == "note":
+                derivation = derive(max_work=max_work, progress=progress, **_sizes(args))
+            else:
+                derivation = derive(args.expression, shapes=_shapes(args), wrt=args.wrt,
+                                    upstream=args.upstream, max_work=max_work, progress=progress,
+                                    **_sizes(args))
+            budget.stage("writing the document")
+            path = folder / output_filename(derivation)
+            fragment_path = folder / output_filename(derivation, fragment=True)
+            standalone, fragment = render_forms(derivation, notation)
+    except TimeLimitReached as reached:
+        progress.close()
+        raise _stopped(reached, args) from None
     texts = {path: standalone, fragment_path: fragment}
     try:
         write_files(texts)  # both or neither
@@ -402,7 +482,18 @@ def _run(argv: list[str], stdout: TextIO) -> int:
         raise BadInput(f"--out: cannot write into {folder}: {problem.strerror or problem}") from None
     pdf_path = None
     if args.pdf:
-        pdf_path = compile_pdf(path, engine)
+        pdf_target = path.with_suffix(".pdf")
+        before = _file_state(pdf_target)
+        try:
+            with budget.within(max(seconds - (time.monotonic() - started), 1e-3)):
+                budget.stage("compiling the PDF")
+                pdf_path = compile_pdf(path, engine)
+        except TimeLimitReached as reached:
+            if _file_state(pdf_target) == before:  # else the PDF was in place just before the deadline
+                reached = TimeLimitReached(seconds, reached.stage, _decided(derivation), [], [])
+                raise _stopped(reached, args, written=[path, fragment_path],
+                               after="; no PDF" + (" (an older one is kept)" if before else "")) from None
+            pdf_path = pdf_target
     if args.json:
         report = derivation.report()
         report["output"] = str(path)
@@ -421,6 +512,11 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     stderr = stderr or sys.stderr
     try:
         return _run(list(sys.argv[1:] if argv is None else argv), stdout)
+    except _Stopped as stopped:
+        if stopped.report is not None:
+            print(json.dumps(stopped.report, indent=2, sort_keys=True), file=stdout)
+        print(f"symderive: stopped: {stopped}", file=stderr)
+        return int(ExitStatus.UNDECIDED)
     except SymderiveError as error:
         print(f"symderive: error: {error}", file=stderr)
         return int(error.exit_status)

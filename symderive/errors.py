@@ -14,7 +14,8 @@ class ExitStatus(enum.IntEnum):
     REFUTED = 1  # an identity is false: an exact counterexample (an entry, or shapes that differ)
     BAD_INPUT = 2  # the input was rejected before anything was derived or written
     UNDECIDED = 3  # none refuted, but not all verified: an entry the kernel could not decide,
-    #                or an exact check the numeric witness contradicts (an internal inconsistency)
+    #                or an exact check the numeric witness contradicts (an internal inconsistency),
+    #                or the run's time limit ran out first (nothing written)
 
 
 class SymderiveError(Exception):

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 import sympy
 
-from . import build, chain_rule, engine, numeric, rules, verify
+from . import budget, build, chain_rule, engine, numeric, rules, verify
 from .errors import BadInput, TooMuchWork
 from .expr import Add, Call, Div, Expr, Hadamard, MatMul, Name, Neg, Number, Power, names_in, walk
 from .expr import Identity as Eye
@@ -28,8 +28,8 @@ from .render import plain_text
 from .shapes import Shape, ShapeReport, infer_shapes, node_shapes, shape_of, size_argument
 
 __all__ = ["Derivation", "Identity", "CheckResult", "derive", "check", "DEFAULT_SIZES",
-           "DEFAULT_MAX_WORK", "estimate_work", "NOTE_EXPRESSION", "VERIFIED", "REFUTED", "UNDECIDED",
-           "INCONSISTENT"]
+           "DEFAULT_MAX_WORK", "estimate_work", "work_estimate", "WorkEstimate", "NOTE_EXPRESSION",
+           "VERIFIED", "REFUTED", "UNDECIDED", "INCONSISTENT"]
 
 DEFAULT_SIZES = {"n": 3, "m": 2, "d": 4}
 UPSTREAM_NAME = "G"
@@ -40,11 +40,12 @@ MAX_DEPTH = 200  # deeper trees are refused before any recursive stage sees them
 NOTE_EXPRESSION = MatMul(Name("X"), Name("W"))
 
 # Refuse, unless asked, a derivation of more than this many units of work, a
-# unit being about 3.5 microseconds on the 2-core reference machine (see
-# estimate_work; X @ W at (64, 64, 64) is 786,432 units and took 2.6 s in
-# benchmarks/bench.py).  The default refuses what would take more than about
-# 20 s: (64, 64, 64) runs, in about 0.56 GB; (128, 128, 128), 6.3 million
-# units, would need about 8 times that memory, and is refused.
+# unit being 3.5 microseconds of the time work_estimate predicts on the 2-core
+# reference machine.  The default refuses what would take more than about 20 s:
+# X @ W at (64, 64, 64) runs, in about 0.56 GB; at (128, 128, 128) it would need
+# about 8 times that memory, and is refused.  Where work_estimate has only a
+# lower bound, the bound is held against the limit: sizes that cannot finish
+# are still refused before any work.
 SECONDS_PER_UNIT = 3.5e-6
 DEFAULT_MAX_WORK = 6_000_000
 
@@ -370,54 +371,137 @@ def _without(shapes: Mapping[str, Any] | None, name: str, tree: Expr) -> dict[st
     return {k: v for k, v in (shapes or {}).items() if k != name}
 
 
-def estimate_work(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None) -> int:
-    """Units of work (about 10 us each), from the expression's structure alone.
+@dataclass(frozen=True)
+class WorkEstimate:
+    """What :func:`work_estimate` predicts for a derivation.
 
-    Each output entry is a sum of about ``t`` terms in about ``s`` distinct
-    symbols (never more than the inputs have).  A polynomial entry is
-    differentiated in one pass over its terms and contributes one term per
-    symbol to the chain-rule sums: about s + t steps, each costing a unit in
-    SymEngine and six in SymPy.  Any other entry is differentiated symbol by
-    symbol, about s * (t + 1) steps of three units.  Measured: Y = X W at
-    (64,64,64) is 786,432 units and takes 7.4 s; at (16,16,16) in SymPy 73,728
-    units and 0.76 s.
+    ``counted`` is True for the expressions the model describes (see
+    :func:`work_estimate`): then ``seconds`` is an estimate, measured to within a
+    small factor (``python benchmarks/bench.py --estimates``).  Otherwise it is
+    only a lower bound, and the run's time limit, not the estimate, keeps it from
+    running away.
     """
-    total = sum(rows * cols for node, (rows, cols) in shapes.items() if isinstance(node, Name))
-    symbols: dict[Expr, int] = {}
+
+    units: int  # the work that grows with the sizes, SECONDS_PER_UNIT each: what --max-work limits
+    counted: bool
+    fixed: float = 0.0  # seconds that do not depend on the sizes
+
+    @property
+    def seconds(self) -> float:
+        return self.fixed + self.units * SECONDS_PER_UNIT
+
+    def describe(self) -> str:
+        """"about 12 s" or "at least 12 s"."""
+        return f"{'about' if self.counted else 'at least'} {_round_seconds(self.seconds)} s"
+
+
+def _round_seconds(seconds: float) -> str:
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.2g}"
+
+
+# The model's constants, fitted on the 2-core reference machine against
+# benchmarks/bench.py --estimates (see the README's table):
+ESTIMATE_FIXED = 0.006  # seconds any derivation takes: the numeric witness, the checks' set-up
+ESTIMATE_GENERAL_PROOF = 0.04  # the proof for all sizes of a product of two matrices
+ESTIMATE_PER_ENTRY = 6e-6  # each entry of the output and of the inputs: built, contracted, checked
+ESTIMATE_PER_FACTOR = 4e-6  # each factor of each monomial of each output entry
+ESTIMATE_PER_PRODUCT_TERM = 2e-8  # building a k-term entry of a product costs about k^2 of these
+BOUND_PER_TERM = {engine.SYMENGINE: 1e-6, engine.SYMPY: 5e-6}  # at least, per entry and term
+
+
+def _counts(tree: Expr, shapes: dict[Expr, Shape]) -> tuple[dict[Expr, int], dict[Expr, int], bool, int]:
+    """For each node, the terms ``t`` of one of its entries written out and their
+    factors ``f`` (a sum of t monomials of f factors in all); whether every
+    product's operands have single monomials as entries (then the built entries
+    are sums of monomials: products of sums are not expanded when built); and
+    the sum over products A @ B (A: r x k, B: k x c) of r c k^2 + r k c^2 +
+    k c r^2, the cost of building the product and the two closed forms
+    G @ B.T and A.T @ G, whose entries' terms are added one at a time."""
     terms: dict[Expr, int] = {}
+    factors: dict[Expr, int] = {}
+    monomial_products = True
+    quadratic = 0
     for node in reversed(list(walk(tree))):
-        kid_s = [symbols[child] for child in node.children()]
         kid_t = [terms[child] for child in node.children()]
+        kid_f = [factors[child] for child in node.children()]
         if isinstance(node, Name):
-            s, t = 1, 1
+            t, f = 1, 1
         elif not node.children():  # numbers, eye, ones
-            s, t = 0, 1
+            t, f = 1, 0
         elif isinstance(node, MatMul):
-            inner = shapes[node.left][1]
-            s, t = inner * (kid_s[0] + kid_s[1]), inner * kid_t[0] * kid_t[1]
+            (r, inner), c = shapes[node.left], shapes[node][1]
+            t, f = inner * kid_t[0] * kid_t[1], inner * (kid_f[0] * kid_t[1] + kid_f[1] * kid_t[0])
+            monomial_products = monomial_products and kid_t[0] == kid_t[1] == 1
+            quadratic += r * c * inner * (inner + c + r)
         elif isinstance(node, Hadamard):
-            s, t = kid_s[0] + kid_s[1], kid_t[0] * kid_t[1]
+            t, f = kid_t[0] * kid_t[1], kid_f[0] * kid_t[1] + kid_f[1] * kid_t[0]
         elif isinstance(node, Call) and node.function in ("trace", "sum"):
             rows, cols = shapes[node.argument]
             count = rows if node.function == "trace" else rows * cols
-            s, t = count * kid_s[0], count * kid_t[0]
+            t, f = count * kid_t[0], count * kid_f[0]
         elif isinstance(node, Call) and node.function in ("inv", "adj", "det"):
             size = shapes[node.argument][0]
-            s, t = size * size * kid_s[0], math.factorial(size) * kid_t[0] ** size
+            t = math.factorial(size) * kid_t[0] ** size
+            f = t * size * max(1, kid_f[0] // max(1, kid_t[0]))
         elif isinstance(node, Power) and node.exponent.denominator == 1 and node.exponent > 1:
             # expanded, a sum of t terms to the power e has up to C(t + e - 1, e) monomials
             e = int(min(node.exponent, 10**6))
-            s, t = kid_s[0], math.comb(kid_t[0] + e - 1, min(e, kid_t[0] - 1)) if kid_t[0] > 1 else 1
+            t = math.comb(kid_t[0] + e - 1, min(e, kid_t[0] - 1)) if kid_t[0] > 1 else 1
+            f = t * e * max(1, kid_f[0] // max(1, kid_t[0]))
         else:
-            s, t = sum(kid_s), sum(kid_t)
-        symbols[node], terms[node] = min(s, total), t
+            t, f = sum(kid_t), sum(kid_f)
+        terms[node], factors[node] = t, f
+    return terms, factors, monomial_products, quadratic
+
+
+def work_estimate(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None) -> WorkEstimate:
+    """The time a derivation of ``tree`` will take, from its structure alone.
+
+    Counted (an estimate): polynomial expressions built by SymEngine whose
+    entries are sums of monomials, i.e. no product has a sum or a product as an
+    operand's entry (X @ W, X @ W * V + B, (X @ W) ** 2, X.T @ X).  Each entry
+    is then differentiated in one pass over its monomials, and the work is the
+    factors of all monomials (ESTIMATE_PER_FACTOR each), the entries of the
+    output and the inputs (ESTIMATE_PER_ENTRY each), the building of products
+    (ESTIMATE_PER_PRODUCT_TERM, see :func:`_counts`) and a fixed part.
+
+    Everything else (elementwise functions, trace and sum, inv and det, products
+    of three or more matrices, which are built unexpanded) only gets a lower
+    bound: the terms of the output's entries and the entries, BOUND_PER_TERM
+    each.  Measured against it such expressions take from 1 to thousands of
+    times longer (an exact check of a transcendental expression costs what no
+    count of terms predicts), so for them the time limit decides.
+    """
+    terms, factors, monomial_products, quadratic = _counts(tree, shapes)
     rows, cols = shapes[tree]
-    s, t = symbols[tree], terms[tree]
+    entries = rows * cols + sum(r * c for node, (r, c) in shapes.items() if isinstance(node, Name))
     kind = kind or engine.engine_for(tree)
-    polynomial = all(isinstance(node, engine.POLYNOMIAL_NODES + (Power,)) for node in walk(tree))
-    if polynomial:
-        return rows * cols * (s + t) * (1 if kind == engine.SYMENGINE else 6)
-    return rows * cols * s * (t + 1) * 3
+    if kind == engine.SYMENGINE and monomial_products:
+        seconds = (ESTIMATE_PER_ENTRY * entries + ESTIMATE_PER_FACTOR * rows * cols * factors[tree]
+                   + ESTIMATE_PER_PRODUCT_TERM * quadratic)
+        fixed = ESTIMATE_FIXED + (ESTIMATE_GENERAL_PROOF if _general_prover_covers(tree) else 0.0)
+        return WorkEstimate(max(1, math.ceil(seconds / SECONDS_PER_UNIT)), True, fixed)
+    seconds = BOUND_PER_TERM[kind] * (entries + rows * cols * terms[tree])
+    return WorkEstimate(max(1, math.ceil(seconds / SECONDS_PER_UNIT)), False)
+
+
+def estimate_work(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None) -> int:
+    """Units of work (SECONDS_PER_UNIT each) :func:`work_estimate` predicts: an
+    estimate for the expressions it models, a lower bound for the others."""
+    return work_estimate(tree, shapes, kind).units
+
+
+def _tree_and_shapes(expression: str | Expr, shapes: Mapping[str, Any]) -> tuple[Expr, dict[Expr, Shape]]:
+    tree = _expression(expression)
+    given, _ = _given_shapes(tree, shapes, {})
+    report = infer_shapes(tree, given)
+    return tree, node_shapes(tree, {name: report.shapes[name] for name in names_in(tree)})
+
+
+def estimate_for(expression: str | Expr, shapes: Mapping[str, Any]) -> WorkEstimate:
+    """:func:`work_estimate` for ``derive(expression, shapes=shapes)`` (used by
+    benchmarks/bench.py --estimates)."""
+    return work_estimate(*_tree_and_shapes(expression, shapes))
 
 
 # ---------------------------------------------------------------------------
@@ -428,7 +512,7 @@ def estimate_work(tree: Expr, shapes: dict[Expr, Shape], kind: str | None = None
 def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | None = None,
            n: int | None = None, m: int | None = None, d: int | None = None,
            wrt: Iterable[str] | str | None = None, upstream: str | None = None,
-           max_work: int = DEFAULT_MAX_WORK, progress=None) -> Derivation:
+           max_work: int = DEFAULT_MAX_WORK, progress=None, time_limit: float | None = None) -> Derivation:
     """Derive and verify the gradient of ``expression`` with respect to its inputs.
 
     With no expression, the seed note's Y = X W with X: n x m, W: m x d
@@ -443,8 +527,18 @@ def derive(expression: str | Expr | None = None, *, shapes: Mapping[str, Any] | 
     ``progress(label, done, total)``, if given, is called as the Jacobians are
     derived (see :class:`symderive.progress.Progress`).
 
+    ``time_limit``, in seconds (default None: none of its own), stops the run
+    when it runs out with :class:`symderive.budget.TimeLimitReached`, which says
+    which stage was running and what had been decided by then.
+
     Raises BadInput (ShapeError, ParseError, TooMuchWork) for input it refuses.
     """
+    with budget.within(time_limit):
+        return _derive_from(expression, shapes, n, m, d, wrt, upstream, max_work, progress)
+
+
+def _derive_from(expression, shapes, n, m, d, wrt, upstream, max_work, progress) -> Derivation:
+    budget.stage("reading the expression")
     tree = _expression(expression)
     upstream = _free_upstream_name(tree) if upstream is None else _upstream_argument(upstream)
     if expression is None:
@@ -538,12 +632,16 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     shapes = {name: report.shapes[name] for name in names}
     found_shapes = node_shapes(tree, shapes)  # refuses non-conforming products, with names
     out_rows, out_cols = found_shapes[tree]
-    work = estimate_work(tree, found_shapes)
-    if work > max_work:
+    budget.pending(*(f"df/d{name}" for name in chosen_wrt))
+    estimate = work_estimate(tree, found_shapes)
+    if estimate.units > max_work:
         dims = ", ".join(f"{name}: {r}x{c}" for name, (r, c) in shapes.items())
+        bound = "" if estimate.counted else (
+            "; for an expression like this only a lower bound is known, and the time limit stops the run")
         raise TooMuchWork(
-            f"{dims} needs about {work:,} units of work (about {work * SECONDS_PER_UNIT:.0f} s), "
-            f"over the limit of {max_work:,}; raise the limit with --max-work {work} to run it anyway"
+            f"{dims} needs {'about' if estimate.counted else 'at least'} {estimate.units:,} units of work "
+            f"({estimate.describe()}{bound}), over the limit of {max_work:,}; raise the limit with "
+            f"--max-work {estimate.units} to run it anyway"
         )
     scalar = (out_rows, out_cols) == (1, 1) and not always_upstream
     if not scalar and upstream_name in names:
@@ -553,6 +651,7 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     output_name = _output_name(names, upstream_name)
     lap("shapes")
 
+    budget.stage("building the explicit matrices")
     kind = engine.engine_for(tree)
     inputs = {name: engine.matrix_of_symbols(name, *shapes[name], kind) for name in names}
     output = engine.explicit(tree, inputs, kind)
@@ -569,11 +668,13 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
         G = Name(upstream_name)
     lap("build")
 
+    budget.stage("deriving the Jacobians by the chain rule")
     jacobians = chain_rule.jacobians(output, output_name, {name: inputs[name] for name in chosen_wrt},
-                                     progress)
+                                     _checking(progress))
     gradients = {name: chain_rule.gradient(jacobians[name], upstream) for name in chosen_wrt}
     lap("derive")
 
+    budget.stage("finding the closed forms")
     leaf_shapes = dict(shapes)
     if upstream_name_used is not None:
         leaf_shapes[upstream_name_used] = (out_rows, out_cols)
@@ -582,10 +683,13 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     lap("closed form")
 
     identities = _jacobian_identities(tree, inputs, jacobians, output_name)
+    for identity in identities:
+        budget.decided(f"{identity.statement} {_outcome(identity)}")
     values = dict(inputs)
     if upstream_name_used is not None:
         values[upstream_name_used] = upstream
     for name in chosen_wrt:
+        budget.stage(f"verifying df/d{name} = {closed[name]}")
         claimed = _explicit_claim(closed[name], values, leaf_shapes, kind)
         derived = gradients[name] if _same_engine(claimed, kind) else engine.matrix_to_sympy(gradients[name])
         verdict = verify.equal_matrices(derived, claimed, f"df/d{name} against the chain rule")
@@ -593,9 +697,13 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
                                   upstream_name_used)
         identities.append(Identity("gradient", name, closed[name], f"df/d{name} = {closed[name]}",
                                    verdict, witness))
+        budget.decided(f"{identities[-1].statement} {_outcome(identities[-1])}", pending_key=f"df/d{name}")
     lap("verify")
 
+    budget.stage("proving the closed forms for all sizes")
     general = _general_proofs(tree, output_name, upstream_name_used)
+    for wrt_name, proof in general.items():
+        budget.decided(f"df/d{wrt_name} {'proven' if proof.proven else 'NOT proven'} for all sizes")
     lap("general proof")
 
     return Derivation(
@@ -609,13 +717,32 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     )
 
 
+def _outcome(identity: Identity) -> str:
+    return "verified" if identity.holds else "NOT verified"
+
+
+def _checking(progress):
+    """``progress``, also checking the time limit at each row of the Jacobians (the
+    check that stops a run where there is no timer: outside the main thread)."""
+    def report(label: str, done: int, total: int) -> None:
+        budget.checkpoint()
+        if progress is not None:
+            progress(label, done, total)
+    return report
+
+
+def _general_prover_covers(tree: Expr) -> bool:
+    """A product A @ B of two different matrices: what the general prover proves."""
+    return (isinstance(tree, MatMul) and isinstance(tree.left, Name) and isinstance(tree.right, Name)
+            and tree.left.name != tree.right.name)
+
+
 def _general_proofs(tree: Expr, output_name: str, upstream_name: str | None) -> dict[str, Any]:
     """The step-by-step proof for all sizes, where the general prover covers the
     expression: a product A @ B of two different matrices, against an upstream.
     The proof is written with internal names and shown with the user's
     (general.py), so any name the expression language allows will do."""
-    if not (isinstance(tree, MatMul) and isinstance(tree.left, Name) and isinstance(tree.right, Name)
-            and tree.left.name != tree.right.name and upstream_name is not None):
+    if not (_general_prover_covers(tree) and upstream_name is not None):
         return {}
     from .general import prove_matmul
 
@@ -689,6 +816,8 @@ def _jacobian_identities(expression: Expr, inputs: dict[str, sympy.ImmutableMatr
         return []
     if len({child.name for child in children}) < len(children):
         return []  # X @ X: dY/dX sums both arguments' terms; a per-argument formula is not all of it
+    budget.stage(f"verifying the index formulas of d{output_name}/d" +
+                 f", d{output_name}/d".join(child.name for child in children if child.name in jacobians))
     found = []
     operands = [sympy.IndexedBase(child.name) for child in children]
     p, q, i, j = (rules.INDEX[k] for k in "pqij")
@@ -756,14 +885,23 @@ class CheckResult:
 def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
           shapes: Mapping[str, Any] | None = None, n: int | None = None, m: int | None = None,
           d: int | None = None, upstream: str | None = UPSTREAM_NAME,
-          max_work: int = DEFAULT_MAX_WORK) -> CheckResult:
+          max_work: int = DEFAULT_MAX_WORK, time_limit: float | None = None) -> CheckResult:
     """Check exactly whether ``claim`` is df/d``wrt`` for ``expression``.
 
     The claim may use the expression's names, the upstream gradient (``G`` by
     default, for a matrix-valued expression), numbers, eye(n) and ones(r, c).
     A claim of the wrong shape is refuted, naming both shapes; a claim whose
     products do not conform is bad input (ShapeError).
+
+    ``time_limit``, in seconds (default None: none of its own), stops the run
+    when it runs out with :class:`symderive.budget.TimeLimitReached`.
     """
+    with budget.within(time_limit):
+        return _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work)
+
+
+def _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work) -> CheckResult:
+    budget.stage("reading the expression and the claim")
     try:
         tree = _expression(expression)
     except BadInput as error:
@@ -773,6 +911,7 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
     except BadInput as error:
         raise BadInput(f"in the claim: {error}") from error
     upstream = _upstream_argument(UPSTREAM_NAME if upstream is None else upstream)
+    budget.pending(f"the claim df/d{wrt} = {claim_tree}")
     given, chosen = _given_shapes(tree, _without(shapes, upstream, tree), {"n": n, "m": m, "d": d})
     report = infer_shapes(tree, given)
     derivation = _derive(tree, report, chosen, [wrt] if isinstance(wrt, str) else wrt, upstream,
@@ -799,6 +938,7 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
         raise BadInput(f"in the claim: {error}") from error
     derived = derivation.raw_gradients[wrt]
     witness = None
+    budget.stage(f"checking the claim df/d{wrt} = {claim_tree}")
     if claim_shape != tuple(derived.shape):
         verdict = verify.Verdict(
             False, 0, f"df/d{wrt} against the claim: shapes differ",
@@ -811,7 +951,19 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
         verdict = verify.equal_matrices(derived, claimed, f"df/d{wrt} from the chain rule against the claim")
         witness = numeric.witness(tree, wrt, _for_numpy(claim_tree, leaf_shapes), leaf_shapes,
                                   derivation.upstream_name)
+    status = outcome(verdict, witness)
+    budget.decided(f"the claim df/d{wrt} = {claim_tree} {status}",
+                   pending_key=f"the claim df/d{wrt} = {claim_tree}")
+    if verdict.holds:
+        budget.stage(f"proving the claim df/d{wrt} = {claim_tree} for all sizes")
     proven = bool(verdict.holds and derivation.general_proofs and _claim_proven(tree, wrt, claim_tree, derivation))
+    if verdict.holds and not proven:
+        # beyond a product: the expression as a one-step program, its backward pass proven
+        # step by step, and the claim equal to its result in index notation
+        from .network import claim_proven_for_all_sizes
+
+        leaves = {name: shape for name, shape in leaf_shapes.items() if name != derivation.upstream_name}
+        proven = claim_proven_for_all_sizes(tree, wrt, claim_tree, leaves, derivation.upstream_name) is not None
     return CheckResult(tree, wrt, claim_tree, derivation.shapes, derivation.defaulted,
                        derivation.upstream_name, verdict, witness, proven)
 

@@ -20,6 +20,7 @@ class Progress:
         self.width = width
         self.started: dict[str, float] = {}
         self.drawn = 0.0
+        self.open = False  # a bar is drawn and its line not ended
 
     def __call__(self, label: str, done: int, total: int) -> None:
         if not self.enabled or total <= 0:
@@ -36,3 +37,12 @@ class Progress:
         end = "\n" if done >= total else ""
         self.stream.write(f"\r{label:>14} [{bar}] {100 * fraction:5.1f}%  about {left:4.0f} s left{end}")
         self.stream.flush()
+        self.open = not end
+
+    def close(self) -> None:
+        """End the line of a bar the run left unfinished (stopped by its time limit),
+        so that what is printed next starts on a line of its own."""
+        if self.open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.open = False

@@ -701,7 +701,10 @@ class _Concrete:
         raise Unreadable(f"cannot evaluate {node}")
 
     def explicit_of(self, node: MatrixExpr) -> sympy.ImmutableMatrix:
-        found = self.matrix(node)
+        try:
+            found = self.matrix(node)
+        except sympy.ShapeError:
+            raise Unreadable(f"{node} does not conform at sizes {self.sizes}") from None
         return found if isinstance(found, sympy.MatrixBase) else engine.matrix_to_sympy(found)
 
     def entry(self, matrix: MatrixExpr, row: int, col: int) -> sympy.Expr:

@@ -897,10 +897,14 @@ def write_files(contents: dict[Path, str | bytes]) -> None:
     Every text first goes to a temporary file in its target's folder and is
     flushed to disk; only then are the temporaries renamed over the targets, one
     rename each, with Ctrl-C held back until the renames are done (an interrupt
-    before that point changes no file).  On any failure the temporaries are removed.
+    before that point changes no file).  A time limit running out during the
+    renames (:mod:`symderive.budget`) is held back too, until they are done.  On
+    any failure the temporaries are removed.
     """
     import signal
     import threading
+
+    from . import budget
 
     temporaries: dict[Path, str] = {}
     try:
@@ -921,9 +925,10 @@ def write_files(contents: dict[Path, str | bytes]) -> None:
         if hold:
             previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
         try:
-            for path, temporary in list(temporaries.items()):
-                os.replace(temporary, path)
-                del temporaries[path]
+            with budget.held():
+                for path, temporary in list(temporaries.items()):
+                    os.replace(temporary, path)
+                    del temporaries[path]
         finally:
             if hold:
                 signal.signal(signal.SIGINT, previous)

@@ -176,7 +176,13 @@ def test_check_verified_exits_0_and_names_the_shapes():
     code, out, _ = run("check", "X @ W", "--wrt", "X", "--claim", "G @ W.T + 0 * X",
                        "--n", "3", "--m", "2", "--d", "4")
     assert code == 0 and "VERIFIED exactly" in out and "X: 3x2, W: 2x4" in out
-    assert "not a proof for all sizes" in out
+    # G @ W.T + 0 * X is G @ W.T in index notation: proven for all sizes too
+    assert "PROVEN for all sizes" in out and "not a proof for all sizes" not in out
+
+
+def test_a_check_the_index_language_cannot_follow_is_at_these_sizes_only():
+    code, out, _ = run("check", "sum(log(X * X))", "--wrt", "X", "--claim", "2 * X ** -1", "--shape", "X=2x2")
+    assert code == 0 and "not a proof for all sizes" in out
 
 
 def test_check_refuted_exits_1_with_the_entry_and_difference():

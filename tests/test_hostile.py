@@ -30,6 +30,13 @@ ROWS = [
     ("non-numeric size", ["--n", "two"], 2, "--n"),
     ("absurdly many digits", ["--n", "9" * 5000], 2, "absurdly large"),
     ("absurdly large size", ["--n", "5000", "--m", "5000", "--d", "5000"], 2, "units of work"),
+    ("absurdly large size, no estimate", ["derive", "tanh(X @ W)", "--shape", "X=5000x5000",
+                                          "--shape", "W=5000x5000"], 2, "needs at least"),
+    ("time limit zero", ["--time-limit", "0"], 2, "--time-limit"),
+    ("time limit negative", ["--time-limit", "-1"], 2, "--time-limit"),
+    ("time limit not a number", ["--time-limit", "abc"], 2, "--time-limit"),
+    ("a run that does not end", ["derive", "sum((tanh(X @ A) @ B - T) ** 2)", "--time-limit", "1"], 3,
+     "time limit of 1 s reached while"),
     ("unknown flag", ["--frobnicate"], 2, "unrecognized"),
     ("unparsable expression", ["derive", "X @ + "], 2, "line 1, column"),
     ("__import__", ["derive", "__import__('os').system('true')"], 2, "line 1"),
@@ -78,6 +85,9 @@ def test_bad_input(tmp_path, monkeypatch, what, argv, status, words):
         assert out == "" and err.startswith("symderive: error: ") and words in err
         # one clear line: the message, plus for a parse error the text and a caret under it
         assert len(err.strip().splitlines()) in (1, 3)
+    if status == 3 and words is not None:  # stopped by the time limit: one line, what was decided, nothing written
+        assert out == "" and err.startswith("symderive: stopped: ") and words in err
+        assert len(err.strip().splitlines()) == 1 and "nothing was written" in err
     assert list(out_dir.iterdir()) == []  # nothing written (a refuted check writes nothing either)
     assert sorted(os.listdir(tmp_path)) == before  # nothing outside the output folder touched
 

@@ -22,3 +22,22 @@ def test_a_pipe_sees_nothing():
     stream = io.StringIO()
     derive(n=3, m=2, d=4, progress=Progress(stream))
     assert stream.getvalue() == ""
+
+
+def test_a_bar_left_unfinished_is_ended_by_close():
+    stream = Terminal()
+    bar = Progress(stream)
+    bar("dY/dX", 1, 4)
+    assert not stream.getvalue().endswith("\n")
+    bar.close()
+    assert stream.getvalue().endswith("\n")
+    bar.close()  # nothing more to end
+    assert stream.getvalue().count("\n") == 1
+
+
+def test_close_after_a_finished_bar_adds_nothing():
+    stream = Terminal()
+    derive(n=3, m=2, d=4, progress=(bar := Progress(stream)))
+    text = stream.getvalue()
+    bar.close()
+    assert stream.getvalue() == text
