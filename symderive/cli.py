@@ -25,6 +25,7 @@ from .pipeline import (DEFAULT_MAX_WORK, DEFAULT_SIZES, INCONSISTENT, REFUTED, U
                        Derivation, check, derive, outcome_note)
 from .latex import compile_pdf, find_engine
 from .progress import Progress
+from .program import looks_like_program, read_program
 from .render import UPSTREAM_NOTATIONS, InterruptedAfterWriting, output_filename, render_forms, write_files
 from .shapes import shape_argument, size_argument
 
@@ -88,9 +89,14 @@ def _time_limit_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _expression_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("expression", metavar="EXPR",
+    parser.add_argument("expression", metavar="EXPR", nargs="?", default=None,
                         help="e.g. 'tanh(X @ W + b)'; @ product, * entrywise product, .T transpose, "
                              "+ - / **, trace sum det inv adj exp log tanh sigmoid sin cos sqrt")
+    parser.add_argument("--file", metavar="PATH", default=None,
+                        help="read EXPR from a file instead: a program of named steps, e.g. "
+                             "'X : n x m; W : m x d; Z = X @ W; L = sum(tanh(Z))' (see README)")
+    parser.add_argument("--size", metavar="NAME=VALUE", action="append", default=[],
+                        help="the value of a size of a program, e.g. --size n=4 (repeatable)")
     parser.add_argument("--shape", metavar="NAME=RxC", action="append", default=[],
                         help="the shape of a matrix, e.g. --shape X=3x2 (repeatable); "
                              "shapes not given are inferred")
@@ -441,6 +447,14 @@ def _run(argv: list[str], stdout: TextIO) -> int:
             return int(ExitStatus.BAD_INPUT)
         return int(ExitStatus.VERIFIED if report.proven else ExitStatus.REFUTED)
     max_work = size_argument("--max-work", args.max_work)
+    if command in ("derive", "check"):
+        text = _program_text(args)
+        if args.file is not None or looks_like_program(text):
+            return _run_program(command, args, text, seconds, stdout)
+        args.expression = text
+        if args.size:
+            raise BadInput("--size gives the sizes of a program's declarations (X : n x m); "
+                           "for a single expression use --shape NAME=RxC")
     if command == "check":
         try:
             with budget.within(seconds):
@@ -503,6 +517,156 @@ def _run(argv: list[str], stdout: TextIO) -> int:
     else:
         _summary(derivation, [path, fragment_path] + ([pdf_path] if pdf_path else []), stdout)
     return int(EXIT[derivation.status])
+
+
+MAX_FILE_BYTES = 100_000
+
+
+def _program_text(args) -> str:
+    """EXPR, or the text of --file (never both)."""
+    if args.file is None:
+        if args.expression is None:
+            raise BadInput("give an expression (EXPR) or a program file (--file PATH)")
+        return args.expression
+    if args.expression is not None:
+        raise BadInput("give either EXPR or --file, not both")
+    path = Path(args.file)
+    if not path.exists():
+        raise BadInput(f"--file: {args.file!r} does not exist")
+    if path.is_dir():
+        raise BadInput(f"--file: {args.file!r} is a directory, not a file")
+    data = path.read_bytes()
+    if len(data) > MAX_FILE_BYTES:
+        raise BadInput(f"--file: {args.file!r} is larger than {MAX_FILE_BYTES:,} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInput(f"--file: {args.file!r} is not UTF-8 text") from None
+
+
+def _program_sizes(args) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for text in args.size:
+        name, _, value = text.partition("=")
+        name = name.strip()
+        if not name or not value or not name.isidentifier():
+            raise BadInput(f"--size: expected NAME=VALUE, e.g. --size n=4, got {text!r}")
+        number = size_argument(f"--size {name}", value.strip())
+        if name in sizes and sizes[name] != number:
+            raise BadInput(f"--size: {name} is given two values")
+        sizes[name] = number
+    return sizes
+
+
+def _run_program(command: str, args, text: str, seconds: float, stdout: TextIO) -> int:
+    """derive and check of a program of named steps (symderive.network)."""
+    from .network import check_program, derive_program
+
+    program = read_program(text)
+    if any(getattr(args, flag) is not None for flag in ("n", "m", "d")):
+        raise BadInput("--n, --m and --d set the shapes of the note's X and W; a program's sizes are "
+                       "given with --size NAME=VALUE")
+    sizes, shapes = _program_sizes(args), _shapes(args)
+    upstream = args.upstream if args.upstream is not None else "G"
+    if command == "check":
+        try:
+            with budget.within(seconds):
+                budget.stage(f"deriving and checking the claim d{program.output or 'f'}/d{args.wrt}")
+                result = check_program(program, args.wrt, args.claim, sizes=sizes, shapes=shapes,
+                                       upstream=upstream)
+        except TimeLimitReached as reached:
+            raise _stopped(reached, args, document=False) from None
+        if args.json:
+            print(json.dumps(result.report(), indent=2, sort_keys=True, default=str), file=stdout)
+        else:
+            _program_check_summary(result, stdout)
+        return int(EXIT[result.status])
+    folder = _output_folder(args.out)
+    notation = Derivation._notation(args.upstream_notation, not args.plain_names, args.title)
+    engine = find_engine() if args.pdf else None
+    from .render import program_filename, render_program_forms
+
+    try:
+        with budget.within(seconds):
+            budget.stage("deriving the backward pass")
+            derivation = derive_program(program, sizes=sizes, shapes=shapes, upstream=upstream)
+            budget.stage("writing the document")
+            path = folder / program_filename(derivation)
+            fragment_path = folder / program_filename(derivation, fragment=True)
+            standalone, fragment = render_program_forms(derivation, notation)
+    except TimeLimitReached as reached:
+        raise _stopped(reached, args) from None
+    try:
+        write_files({path: standalone, fragment_path: fragment})
+    except OSError as problem:
+        raise BadInput(f"--out: cannot write into {folder}: {problem.strerror or problem}") from None
+    pdf_path = compile_pdf(path, engine) if args.pdf else None
+    if args.json:
+        report = derivation.report()
+        report.update(output=str(path), fragment=str(fragment_path), pdf=None if pdf_path is None else str(pdf_path))
+        print(json.dumps(report, indent=2, sort_keys=True, default=str), file=stdout)
+    else:
+        _program_summary(derivation, [path, fragment_path] + ([pdf_path] if pdf_path else []), stdout)
+    return int(EXIT[derivation.status])
+
+
+def _program_summary(derivation, paths: list[Path], stream: TextIO) -> None:
+    program, bp = derivation.program, derivation.backward
+    sizes = ", ".join(f"{k}={v}" for k, v in derivation.sizes.items())
+    print(f"program with output {program.output}" + (f" at {sizes}" if sizes else ""), file=stream)
+    for step in bp.program.steps:
+        print(f"  {step.name} = {step.expression}", file=stream)
+    print("backward pass:", file=stream)
+    checks = {(c.step, c.argument): c for c in derivation.local_checks}
+    for step in bp.steps:
+        local = checks[(step.step, step.argument)]
+        proof = "proven for all sizes" if step.proven else f"NOT proven for all sizes ({step.proof_error})"
+        print(f"  d{step.argument} += {step.contribution}   from {step.step}: {local.status} at these sizes, "
+              f"{proof}", file=stream)
+    print("gradients:", file=stream)
+    for name, form in derivation.closed_forms.items():
+        witness = derivation.witnesses.get(name)
+        agrees = "" if witness is None else ("; numeric witness agrees" if witness.agrees else
+                                              f"; numeric witness: {witness.method}")
+        print(f"  dL/d{name} = {form}{agrees}", file=stream)
+    if derivation.end_to_end:
+        ok = all(v.holds for v in derivation.end_to_end.values())
+        print(f"  end to end: every closed form {'verified' if ok else 'NOT verified'} exactly against the "
+              f"chain rule of the whole program", file=stream)
+    elif derivation.end_to_end_note:
+        print(f"  end to end: {derivation.end_to_end_note}", file=stream)
+    lemmas = bp.lemmas
+    proven = sum(lemma.proven for lemma in lemmas)
+    print(f"  {proven} of {len(lemmas)} lemmas proven for all sizes", file=stream)
+    status = derivation.status
+    print(f"  {status.upper()} at these sizes; {derivation.proof_statement()}", file=stream)
+    print(f"  wrote {', '.join(map(str, paths))}", file=stream)
+
+
+def _program_check_summary(result, stream: TextIO) -> None:
+    program = result.derivation.program
+    print(f"d{program.output}/d{result.wrt}   claim: {result.claim}", file=stream)
+    print(f"  derived: {result.derivation.closed_forms.get(result.wrt)}", file=stream)
+    if result.status == "verified":
+        print(f"  VERIFIED exactly: {result.method}", file=stream)
+        if result.for_all_sizes:
+            print(f"  PROVEN for all sizes: d{program.output}/d{result.wrt} derived step by step in index "
+                  "notation, every step proven, and the claim equal to the result", file=stream)
+        else:
+            print("  (a check at these sizes, not a proof for all sizes)", file=stream)
+    elif result.status == "refuted":
+        print(f"  REFUTED: {result.method}", file=stream)
+        found = result.counterexample or {}
+        if "index" in found:
+            print(f"  entry {tuple(found['index'])} differs: derived {found.get('derived')}, "
+                  f"claimed {found.get('claimed')}", file=stream)
+        if "point" in found:
+            point = "; ".join(f"{name} = {rows}" for name, rows in found["point"].items())
+            print(f"  at {point}", file=stream)
+        if "reason" in found:
+            print(f"  {found['reason']}", file=stream)
+    else:
+        print(f"  UNDECIDED: {result.method}", file=stream)
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,

@@ -524,20 +524,18 @@ def _claim_proof(derivation: ProgramDerivation, claim: Expr, derived: Expr) -> P
 
 
 def _claim_proof_at(symbolic: dict[str, tuple], claim: Expr, derived: Expr) -> ProofReport | None:
+    """derived[i,j] = claim[i,j] for all sizes, the names as matrices of the given symbolic shapes."""
+    from .backward import symbolic_constants
+
     used = set(names_in(claim)) | set(names_in(derived))
     if not used <= set(symbolic):
         return None
     decl_shapes = {name: symbolic[name] for name in used}
     sizes = sorted({d for shape in decl_shapes.values() for d in shape if isinstance(d, str)})
-    try:
-        rows, cols = matrix_shape(derived, Declarations(sizes=sizes, shapes=decl_shapes))
-    except Unreadable:
-        return None
-    from .backward import symbolic_constants
-
     context = Declarations(sizes=sizes, shapes=decl_shapes)
     try:
         derived, claim = symbolic_constants(derived, context), symbolic_constants(claim, context)
+        rows, cols = matrix_shape(derived, context)
     except Unreadable:
         return None
     decl = Declarations(sizes=sizes, shapes=decl_shapes, ranges={"i": (1, rows), "j": (1, cols)})

@@ -1,0 +1,66 @@
+"""The command line on programs of named steps: the issue's acceptance commands."""
+
+import io
+import json
+
+import pytest
+
+from symderive.cli import main
+
+MLP = ("X : n x m; W1 : m x h; b1 : 1 x h; W2 : h x k; b2 : 1 x k; T : n x k\n"
+       "Z = X @ W1 + b1; H = tanh(Z); Y = H @ W2 + b2; L = sum((Y - T) ** 2) / 2")
+SIZES = ["--size", "n=4", "--size", "m=3", "--size", "h=5", "--size", "k=2"]
+
+
+def run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_the_true_w1_claim_is_verified_and_proven():
+    code, out, _ = run("check", MLP, "--wrt", "W1", "--claim", "X.T @ (((Y - T) @ W2.T) * (1 - H ** 2))", *SIZES)
+    assert code == 0 and "VERIFIED exactly" in out and "PROVEN for all sizes" in out
+
+
+def test_the_claim_without_the_tanh_derivative_is_refuted_with_an_entry():
+    code, out, _ = run("check", MLP, "--wrt", "W1", "--claim", "X.T @ ((Y - T) @ W2.T)", *SIZES)
+    assert code == 1 and "REFUTED" in out and "entry (1, 1) differs" in out
+
+
+def test_the_check_as_json():
+    code, out, _ = run("check", MLP, "--wrt", "b2", "--claim", "ones(1, 4) @ (Y - T)", *SIZES, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["status"] == "verified" and report["proven_for_all_sizes"] is True
+
+
+def test_a_program_from_a_file(tmp_path):
+    path = tmp_path / "mlp.sd"
+    path.write_text("# the issue's network\n" + MLP.replace("; ", "\n") + "\n", encoding="utf-8")
+    code, out, _ = run("check", "--file", str(path), "--wrt", "W2", "--claim", "H.T @ (Y - T)", *SIZES)
+    assert code == 0 and "PROVEN for all sizes" in out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["check", MLP, "--wrt", "W1", "--claim", "X.T", "--size", "n=4"], "--size m=VALUE"),
+    (["check", MLP, "--wrt", "W1", "--claim", "X.T", *SIZES, "--n", "3"], "--size NAME=VALUE"),
+    (["check", "X @ W", "--wrt", "X", "--claim", "G @ W.T", "--size", "n=3"], "--shape"),
+    (["check", MLP, "--wrt", "W1", "--claim", "Q", *SIZES], "not a name of the program"),
+    (["check", MLP, "--wrt", "Z", "--claim", "X", *SIZES], "inputs are"),
+    (["check", "--wrt", "W1", "--claim", "X"], "EXPR"),
+    (["check", MLP, "--wrt", "W1", "--claim", "X", "--size", "n=0", "--size", "m=3", "--size", "h=5",
+      "--size", "k=2"], "--size n"),
+    (["check", "X : n x m; Y = X @@ W", "--wrt", "X", "--claim", "X"], "line 1, column"),
+])
+def test_bad_input_exits_2_with_one_message(argv, words):
+    code, out, err = run(*argv)
+    assert code == 2 and out == "" and words in err and "Traceback" not in err
+
+
+def test_a_file_and_an_expression_together_are_refused(tmp_path):
+    path = tmp_path / "p.sd"
+    path.write_text(MLP, encoding="utf-8")
+    code, _, err = run("check", "X", "--file", str(path), "--wrt", "W1", "--claim", "X", *SIZES)
+    assert code == 2 and "not both" in err
+    code, _, err = run("check", "--file", str(tmp_path / "missing.sd"), "--wrt", "W1", "--claim", "X")
+    assert code == 2 and "does not exist" in err
