@@ -144,7 +144,11 @@ def explicit(node, matrices: dict[str, sympy.MatrixBase]) -> sympy.ImmutableMatr
 
 def _call(function: str, arg: sympy.ImmutableMatrix) -> sympy.ImmutableMatrix:
     if function in ELEMENTWISE_FUNCTIONS:
-        return arg.applyfunc(ELEMENTWISE_FUNCTIONS[function])
+        # built once at a placeholder, each entry put in: building 1/(1 + e^-x) afresh
+        # for every entry asks SymPy's assumptions the same questions each time
+        place = sympy.Dummy("x")
+        template = ELEMENTWISE_FUNCTIONS[function](place)
+        return arg.applyfunc(lambda a: template.xreplace({place: a}))
     if function == "trace":
         return sympy.ImmutableMatrix([[arg.trace()]])
     if function == "sum":

@@ -50,6 +50,10 @@ def engine_for(*trees: E.Expr) -> str:
             if isinstance(node, E.Power):
                 if not (node.exponent.denominator == 1 and node.exponent >= 0):
                     return SYMPY
+            elif isinstance(node, E.Call) and node.function in ("trace", "sum"):
+                continue  # sums of entries: polynomial
+            elif isinstance(node, E.Div) and not isinstance(node.right, E.Number):
+                return SYMPY
             elif not isinstance(node, POLYNOMIAL_NODES):
                 return SYMPY
     return SYMENGINE
@@ -117,6 +121,11 @@ def explicit(node: E.Expr, matrices: dict[str, Any], engine: str):
         elif isinstance(sub, E.Power):
             exponent = int(sub.exponent)
             result = value(sub.base).applyfunc(lambda a: symengine.expand(a ** exponent))
+        elif isinstance(sub, E.Call) and sub.function in ("trace", "sum"):
+            argument = value(sub.argument)
+            entries = ([argument[k, k] for k in range(argument.rows)] if sub.function == "trace"
+                       else [argument[i, j] for i in range(argument.rows) for j in range(argument.cols)])
+            result = symengine.DenseMatrix(1, 1, [symengine.expand(symengine.Add(*entries))])
         else:
             raise TypeError(f"{type(sub).__name__} is not polynomial; use the sympy engine")
         memo[sub] = result

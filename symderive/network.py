@@ -331,7 +331,8 @@ def _local_checks(program: Program, bp: BackwardPass, concrete: dict[str, Shape]
                 claim = substitute(claim, {step.upstream.name: Number(Fraction(1))})
             else:
                 claim = substitute(claim, {step.upstream.name: Name(upstream)})
-        result = check_expression(expression, step.argument, claim, shapes=leaves, upstream=upstream)
+        result = check_expression(expression, step.argument, claim, shapes=leaves, upstream=upstream,
+                                  for_all_sizes=False)  # the step's proof is the backward pass's
         found.append(LocalCheck(step.step, step.argument, result.verdict))
     return found
 

@@ -885,7 +885,8 @@ class CheckResult:
 def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
           shapes: Mapping[str, Any] | None = None, n: int | None = None, m: int | None = None,
           d: int | None = None, upstream: str | None = UPSTREAM_NAME,
-          max_work: int = DEFAULT_MAX_WORK, time_limit: float | None = None) -> CheckResult:
+          max_work: int = DEFAULT_MAX_WORK, time_limit: float | None = None,
+          for_all_sizes: bool = True) -> CheckResult:
     """Check exactly whether ``claim`` is df/d``wrt`` for ``expression``.
 
     The claim may use the expression's names, the upstream gradient (``G`` by
@@ -895,12 +896,13 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
 
     ``time_limit``, in seconds (default None: none of its own), stops the run
     when it runs out with :class:`symderive.budget.TimeLimitReached`.
+    ``for_all_sizes=False`` skips the proof for all sizes (a check at these sizes only).
     """
     with budget.within(time_limit):
-        return _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work)
+        return _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work, for_all_sizes)
 
 
-def _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work) -> CheckResult:
+def _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work, for_all_sizes=True) -> CheckResult:
     budget.stage("reading the expression and the claim")
     try:
         tree = _expression(expression)
@@ -957,7 +959,7 @@ def _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work) -> Check
     if verdict.holds:
         budget.stage(f"proving the claim df/d{wrt} = {claim_tree} for all sizes")
     proven = bool(verdict.holds and derivation.general_proofs and _claim_proven(tree, wrt, claim_tree, derivation))
-    if verdict.holds and not proven:
+    if verdict.holds and not proven and for_all_sizes:
         # beyond a product: the expression as a one-step program, its backward pass proven
         # step by step, and the claim equal to its result in index notation
         from .network import claim_proven_for_all_sizes

@@ -174,15 +174,46 @@ def _nonzero_at_a_point(expr: sympy.Expr) -> bool:
     return value.is_number and value.is_finite is True and abs(value) > sympy.Float("1e-30")
 
 
+_PLACES: dict = {}
+
+
+def _renamed(expr) -> Any:
+    """``expr`` with its symbols replaced, in the order of their names, by fixed
+    placeholders of the same assumptions: entries of an entrywise operation (the
+    same function of different symbols) then share one key, and their zero test
+    is decided once.  Renaming symbols one to one does not change whether an
+    expression is 0.  None for a SymEngine expression or one with many symbols."""
+    if not isinstance(expr, sympy.Basic):
+        return None
+    symbols = sorted(expr.free_symbols, key=str)
+    if len(symbols) > 12 or not all(isinstance(s, sympy.Symbol) and not isinstance(s, sympy.Dummy)
+                                   for s in symbols):
+        return None
+    places = {}
+    for k, s in enumerate(symbols):
+        assumptions = tuple(sorted(s.assumptions0.items()))
+        place = _PLACES.setdefault((k, assumptions), sympy.Symbol(f"_place{k}", **dict(assumptions)))
+        places[s] = place
+    return expr.xreplace(places)
+
+
 def _first_failure(pairs: Iterable[tuple[tuple[int, ...], Any, Any]]):
     """Compare (0-based index, lhs, rhs) triples; the count compared and the first
     failure, its index made 1-based as the note writes indices."""
     checked = 0
+    decided: dict = {}  # a difference with its symbols renamed in order -> is_zero of it
     for index, lhs, rhs in pairs:
         checked += 1
         if lhs == rhs:  # the same expression: the difference is 0 without expanding
             continue
-        zero = is_zero(lhs - rhs)
+        difference = lhs - rhs
+        key = _renamed(difference)
+        if key is not None and key in decided:
+            zero = decided[key]
+        else:
+            zero = is_zero(difference)
+            if key is not None:
+                decided[key] = zero
         if zero is not True:
             return checked, Counterexample(tuple(k + 1 for k in index), lhs, rhs, decided=zero is False)
     return checked, None
