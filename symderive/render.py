@@ -30,7 +30,8 @@ from .build import entry_indices, separates_indices
 from .engine import to_sympy
 
 __all__ = ["MathPrinter", "TextPrinter", "plain_text", "Cell", "Notation", "render_document", "render_forms", "render_notebook", "render_check",
-           "write_atomic", "write_files", "InterruptedAfterWriting", "template_dir", "escape_latex", "output_filename", "output_stem"]
+           "write_atomic", "write_files", "InterruptedAfterWriting", "template_dir", "escape_latex", "output_filename", "output_stem",
+           "ProgramPrinter", "ProgramIndexPrinter", "prose_latex", "size_tex"]
 
 # Elision bounds: beyond these a matrix shows corners, a sum its ends.
 MAX_MATRIX_ROWS = 8
@@ -403,6 +404,7 @@ def proof_data(report, printer: IndexPrinter | None = None, bold: bool = True) -
             "tex": printer(verdict.after.expression),
             "rule": verdict.rule,
             "verdict": verdict.verdict,
+            "verdict_text": verdict.verdict_text,
             "proven": verdict.verdict == "proven for all sizes",
             "false": verdict.verdict == "false",
             "side_conditions": verdict.side_conditions,
@@ -774,6 +776,15 @@ def escape_latex(text: object) -> str:
     return "".join(" " if ord(ch) < 32 or ord(ch) == 127 else _LATEX_SPECIALS.get(ch, ch) for ch in str(text))
 
 
+def prose_latex(text: object) -> str:
+    """One of symderive's own messages (a check's method, a verdict) as LaTeX text:
+    escaped, with a size such as 4x5 written 4 \\times 5 and a spaced minus as a
+    minus sign, as chktex asks."""
+    out = escape_latex(text)
+    out = re.sub(r"\b\d+(?:x\d+)+\b", lambda found: "$%s$" % found.group().replace("x", r" \times "), out)
+    return out.replace(" - ", " $-$ ")
+
+
 def template_dir() -> Path:
     """Where the templates are: inside an installed package, or the repository's templates/."""
     try:
@@ -802,6 +813,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
     env.filters["e"] = escape_latex
+    env.filters["prose"] = prose_latex
     return env
 
 
@@ -935,3 +947,135 @@ def write_files(contents: dict[Path, str | bytes]) -> None:
                 os.unlink(temporary)
             except FileNotFoundError:
                 pass
+
+
+# ---------------------------------------------------------------------------
+# Programs: the staged backward pass, as a lecturer writes it
+# ---------------------------------------------------------------------------
+
+_LAYERED = re.compile(r"([A-Za-z]+)(\d+)")  # W1, b2: letters, then a layer number
+
+
+def size_tex(size) -> str:
+    """A size in maths: 4, n, n_{1}, or a longer name in italics."""
+    text = str(size)
+    if text.isdigit() or len(text) == 1:
+        return text
+    layered = _LAYERED.fullmatch(text)
+    if layered and len(layered.group(1)) == 1:
+        return "%s_{%s}" % layered.groups()
+    return r"\mathit{%s}" % text.replace("_", r"\_")
+
+
+class ProgramPrinter(ExprPrinter):
+    r"""A program's expressions in a lecturer's notation.
+
+    A name with a layer number prints it as a superscript, \mathbf{W}^{(1)}
+    (\mathbf{W}^{(1)\top} transposed); a 1 x 1 name, such as the loss, in
+    italics; a gradient name of the backward pass (dZ) as
+    \frac{\partial L}{\partial \mathbf{Z}}, or with ``inline`` as
+    \partial L / \partial \mathbf{Z}, or, without ``fraction``, as
+    \overline{\mathbf{Z}}.  Sizes of ones and eye may be names
+    (\mathbf{1}_{1 \times n}).
+    """
+
+    def __init__(self, upstream: str | None = None, output: str = "Y", fraction: bool = True, bold: bool = True,
+                 *, scalars=(), gradients: dict[str, str] | None = None, numerator: str = "f",
+                 shown: dict[str, str] | None = None, inline: bool = False) -> None:
+        super().__init__(upstream, output, fraction, bold)
+        self.scalars = frozenset(scalars)
+        self.gradients = dict(gradients or {})  # gradient name -> the name it is the gradient of
+        self.numerator = numerator
+        self.shown = dict(shown or {})  # a name printed as another (the nameless output of one expression)
+        self.inline = inline
+
+    def name(self, name: str, superscript: str | None = None) -> str:
+        """A matrix name, with ``superscript`` (such as \\top) joined to its own."""
+        bold = self.bold and name not in self.scalars
+        name = self.shown.get(name, name)
+        layered = _LAYERED.fullmatch(name)
+        if layered:
+            letters, digits = layered.groups()
+            body = r"\mathbf{%s}" % letters if bold else letters
+            return "%s^{(%s)%s}" % (body, digits, superscript or "")
+        text = name_tex(name, bold)
+        return text if superscript is None else "%s^{%s}" % (text, superscript)
+
+    def partial(self, of: str) -> str:
+        """The gradient of the loss (or of f) with respect to the matrix ``of``."""
+        if not self.fraction:
+            return r"\overline{%s}" % self.name(of)
+        if self.inline:
+            return r"\partial %s / \partial %s" % (self.numerator, self.name(of))
+        return r"\frac{\partial %s}{\partial %s}" % (self.numerator, self.name(of))
+
+    def _stands_for_gradient(self, name: str) -> bool:
+        return name in self.gradients or (name == self.upstream and self.fraction)
+
+    def _base(self, operand) -> str:
+        """A name as the base of a superscript: a gradient in parentheses, a name
+        that has a superscript already in braces."""
+        text = self(operand)
+        if text.startswith((r"\frac", r"\partial")):
+            return r"{\left(%s\right)}" % text
+        return "{%s}" % text if "^" in text else text
+
+    def __call__(self, node) -> str:
+        from . import expr as E
+
+        if isinstance(node, E.Name):
+            if node.name in self.gradients:
+                return self.partial(self.gradients[node.name])
+            if node.name == self.upstream and self.fraction:
+                return self.partial(self.output)
+            return self.name(node.name)
+        if isinstance(node, E.Transpose) and isinstance(node.operand, E.Name):
+            operand = node.operand.name
+            if not self._stands_for_gradient(operand) and _LAYERED.fullmatch(self.shown.get(operand, operand)):
+                return self.name(operand, r"\top")
+            return r"%s^{\top}" % self._base(node.operand)
+        if isinstance(node, E.Power) and isinstance(node.base, E.Name):
+            return r"%s^{\circ %s}" % (self._base(node.base), self(E.Number(node.exponent)))
+        if isinstance(node, E.Call) and node.function == "inv" and isinstance(node.argument, E.Name):
+            return r"%s^{-1}" % self._base(node.argument)
+        if isinstance(node, E.Ones):
+            return r"\mathbf{1}_{%s \times %s}" % (size_tex(node.rows), size_tex(node.cols))
+        if isinstance(node, E.Identity):
+            return r"I_{%s}" % size_tex(node.size)
+        return super().__call__(node)
+
+
+class ProgramIndexPrinter(IndexPrinter):
+    """Index notation with a program's names (W^{(1)}_{ij}) and sizes that are names."""
+
+    def __init__(self, matrices: ProgramPrinter) -> None:
+        self.matrices = matrices
+
+    def _entry_base(self, name: str) -> str:
+        name = self.matrices.shown.get(name, name)
+        layered = _LAYERED.fullmatch(name)
+        return "%s^{(%s)}" % layered.groups() if layered else entry_base_tex(name)
+
+    def entry(self, node) -> str:
+        from . import expr as E
+
+        index = self.indices(node.row, node.col)
+        matrix = node.matrix
+        if isinstance(matrix, E.Name):
+            return "%s_{%s}" % (self._entry_base(matrix.name), index)
+        if isinstance(matrix, E.Transpose) and isinstance(matrix.operand, E.Name):
+            name = self.matrices.shown.get(matrix.operand.name, matrix.operand.name)
+            layered = _LAYERED.fullmatch(name)
+            text = ("%s^{(%s)\\top}" % layered.groups() if layered
+                    else r"%s^{\top}" % name_tex(name, bold=False))
+            return r"{(%s)}_{%s}" % (text, index)
+        return r"{\left(%s\right)}_{%s}" % (self.matrices(matrix), index)
+
+    def __call__(self, node, level: int = 0) -> str:
+        from . import index as I
+
+        if isinstance(node, I.Sum):
+            text = r"\sum_{%s=%s}^{%s} %s" % (node.var, size_tex(node.lower), size_tex(node.upper),
+                                               self(node.body, 1))
+            return r"\left(%s\right)" % text if level >= 2 else text
+        return super().__call__(node, level)
