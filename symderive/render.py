@@ -31,7 +31,8 @@ from .engine import to_sympy
 
 __all__ = ["MathPrinter", "TextPrinter", "plain_text", "Cell", "Notation", "render_document", "render_forms", "render_notebook", "render_check",
            "write_atomic", "write_files", "InterruptedAfterWriting", "template_dir", "escape_latex", "output_filename", "output_stem",
-           "ProgramPrinter", "ProgramIndexPrinter", "prose_latex", "size_tex"]
+           "ProgramPrinter", "ProgramIndexPrinter", "prose_latex", "size_tex", "program_data",
+           "render_program_forms", "program_filename", "program_stem"]
 
 # Elision bounds: beyond these a matrix shows corners, a sum its ends.
 MAX_MATRIX_ROWS = 8
@@ -1079,3 +1080,323 @@ class ProgramIndexPrinter(IndexPrinter):
                                                self(node.body, 1))
             return r"\left(%s\right)" % text if level >= 2 else text
         return super().__call__(node, level)
+
+
+def _program_proof(report, printer: ProgramIndexPrinter, identity: str | None = None) -> dict[str, Any]:
+    """proof_data with the sizes of ranges and side conditions printed as maths; a
+    step whose rule is the table's ``identity`` (stated above it in maths) is marked."""
+    data = proof_data(report, printer)
+    data["ranges"] = [dict(r, lower=size_tex(r["lower"]), upper=size_tex(r["upper"])) for r in data["ranges"]]
+    for step in data["steps"]:
+        step["side_conditions"] = [tuple(size_tex(atom) for atom in c) for c in step["side_conditions"]]
+        step["table_rule"] = bool(identity) and identity in step["rule"]
+    return data
+
+
+def _symbolic_gradients(bp) -> tuple[dict, dict]:
+    """Each name's gradient (in gradient names) and each input's closed form (in
+    forward names), summed from the steps' contributions with sizes as names
+    (ones(1, n), not ones(1, 4)); empty where a step has no such contribution."""
+    from .backward import substitute
+    from .expr import Add, Name, walk
+
+    if not bp.steps or any(step.symbolic_contribution is None for step in bp.steps):
+        return {}, {}
+    sums: dict[str, Any] = {}
+    for step in bp.steps:
+        part = step.symbolic_contribution
+        sums[step.argument] = Add(sums[step.argument], part) if step.argument in sums else part
+    named = {bp.gradient_names[name]: value for name, value in sums.items()}
+    closed = {}
+    for name in bp.program.inputs:
+        if name in sums:
+            form = sums[name]
+            for _ in range(len(named) + 1):
+                if not any(isinstance(sub, Name) and sub.name in named for sub in walk(form)):
+                    break
+                form = substitute(form, named)
+            closed[name] = form
+    return sums, closed
+
+
+def _check_view(check) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    verdict = check.verdict
+    found = verdict.counterexample
+    return {"status": check.status, "checked": verdict.checked, "method": verdict.method,
+            "reason": verdict.reason,
+            "entry": None if found is None else ",".join(str(k) for k in found.index)}
+
+
+def _number_text(value) -> str:
+    return "" if value is None else f"{value:.15g}"
+
+
+def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]:
+    """Everything program.tex.j2 needs, printed: the program, its backward pass
+    step by step, the gradients, what was checked, the lemmas and the proofs."""
+    from collections import Counter
+
+    from . import expr as E
+    from .errors import BadInput
+    from .shapes import node_shapes
+
+    notation = notation or Notation()
+    bold, fraction = notation.bold, notation.upstream == "fraction"
+    program, bp = derivation.program, derivation.backward
+    output = program.output
+    scalar = derivation.upstream_name is None
+    names = list(program.inputs) + [name for name in program.step_names if name not in program.inputs]
+    shown = {}
+    if "" in names:  # a program of one expression: its output has no name of its own
+        shown[""] = next(c for c in ("Y", "F", "Out", "Output", "Result") if c not in names)
+    scalars = {name for name, shape in derivation.shapes.items() if tuple(shape) == (1, 1)}
+    gradients = {gradient: name for name, gradient in bp.gradient_names.items()}
+    plain = ProgramPrinter(derivation.upstream_name, output, fraction, bold, scalars=scalars, shown=shown)
+    numerator = plain.name(output) if scalar else "f"
+    options = dict(scalars=scalars, gradients=gradients, numerator=numerator, shown=shown)
+    display = ProgramPrinter(derivation.upstream_name, output, fraction, bold, **options)
+    inline = ProgramPrinter(derivation.upstream_name, output, fraction, bold, inline=True, **options)
+    slash = ProgramPrinter(derivation.upstream_name, output, True, bold, inline=True, **options)
+
+    def shape(name: str) -> tuple:
+        return tuple(derivation.symbolic_shapes.get(name) or derivation.shapes[name])
+
+    def shape_view(name: str) -> dict[str, Any]:
+        rows, cols = shape(name)
+        here = derivation.shapes[name]
+        return {"rows": size_tex(rows), "cols": size_tex(cols), "rows_here": here[0], "cols_here": here[1],
+                "scalar": tuple(here) == (1, 1)}
+
+    # the sizes: those given, then those named here for matrices not declared
+    values: dict[str, int] = {}
+    for name in names:
+        for dim, value in zip(derivation.symbolic_shapes.get(name, ()), derivation.shapes[name]):
+            if isinstance(dim, str):
+                values.setdefault(dim, value)
+    given = [size for size in program.sizes if size in derivation.sizes]
+    definitions = program.definitions()
+
+    # NumPy broadcasting: a name of size 1 along an axis, stretched in + - * /
+    stretched: dict[str, dict[str, Any]] = {}
+    for step in program.steps:
+        try:
+            found = node_shapes(step.expression, {n: derivation.shapes[n] for n in E.names_in(step.expression)})
+        except BadInput:
+            continue
+        for node in E.walk(step.expression):
+            if isinstance(node, (E.Add, E.Sub, E.Hadamard, E.Div)):
+                for child in (node.left, node.right):
+                    if isinstance(child, E.Name) and found[child] != found[node] and child.name not in stretched:
+                        rows = found[child][0] == 1 and found[node][0] > 1
+                        cols = found[child][1] == 1 and found[node][1] > 1
+                        stretched[child.name] = {"tex": display.name(child.name), **shape_view(child.name),
+                                                 "along": "both" if rows and cols else "rows" if rows else "columns"}
+
+    # the backward pass, grouped by the forward step it walks back through
+    symbolic_sums, symbolic_closed = _symbolic_gradients(bp)
+    checks = {(check.step, check.argument): check for check in derivation.local_checks}
+    lemma_numbers = {id(lemma): k for k, lemma in enumerate(bp.lemmas, start=1)}
+    parts = Counter(step.argument for step in bp.steps)
+    seen: Counter = Counter()
+    so_far: dict[str, list] = {}
+    groups: list[dict[str, Any]] = []
+    steps_flat = []
+    for number, step in enumerate(bp.steps, start=1):
+        if not groups or groups[-1]["step"] != step.step:
+            upstream_is_name = isinstance(step.upstream, E.Name)
+            groups.append({
+                "step": step.step,
+                "name": display.name(step.step),
+                "definition": display(definitions[step.step]),
+                "is_output": step.step == output,
+                "upstream": display(step.upstream) if upstream_is_name else None,
+                "upstream_inline": inline(step.upstream) if upstream_is_name else None,
+                "steps": [],
+            })
+        seen[step.argument] += 1
+        form = step.symbolic_contribution if step.symbolic_contribution is not None else step.contribution
+        so_far.setdefault(step.argument, []).append(form)
+        last_of_several = parts[step.argument] > 1 and seen[step.argument] == parts[step.argument]
+        lemmas, listed = [], set()
+        for lemma in step.lemmas:
+            if id(lemma) not in listed:
+                listed.add(id(lemma))
+                lemmas.append({"number": lemma_numbers[id(lemma)], "name": lemma.name, "proven": lemma.proven})
+        proof = None
+        if step.proof is not None:
+            up = step.proof.derivation.declarations.upstream
+            matrices = ProgramPrinter(up[0] if up else None, step.step, False, bold, scalars=scalars, shown=shown)
+            proof = _program_proof(step.proof, ProgramIndexPrinter(matrices))
+            proof["upstream"] = matrices.name(up[0]) if up else None
+        view = {
+            "number": number,
+            "step": step.step,
+            "name": display.name(step.step),
+            "argument": display.name(step.argument),
+            "gradient": display.partial(step.argument),
+            "gradient_inline": inline.partial(step.argument),
+            "result": display(form),
+            "result_here": display(step.contribution) if form != step.contribution else None,
+            "part": seen[step.argument],
+            "parts": parts[step.argument],
+            "total": display(so_far[step.argument][0] if len(so_far[step.argument]) == 1 else
+                             _sum_of(so_far[step.argument])) if last_of_several else None,
+            "lemmas": lemmas,
+            "check": _check_view(checks.get((step.step, step.argument))),
+            "proven": step.proven,
+            "proof": proof,
+            "proof_error": step.proof_error,
+            "unproven_lemmas": [entry["number"] for entry in lemmas if not entry["proven"]],
+        }
+        groups[-1]["steps"].append(view)
+        steps_flat.append(view)
+
+    closed, independent = [], []
+    for name in program.inputs:
+        if name not in bp.closed_forms:
+            independent.append(display.name(name))
+            continue
+        concrete = bp.closed_forms[name]
+        form = symbolic_closed.get(name, concrete)
+        closed.append({"gradient": display.partial(name), "form": display(form),
+                       "form_here": display(concrete) if form != concrete else None})
+
+    trees = ([step.expression for step in program.steps] + [step.contribution for step in bp.steps]
+             + list(bp.closed_forms.values()))
+    nodes = [node for tree in trees for node in E.walk(tree)]
+    calls = {node.function for node in nodes if isinstance(node, E.Call)}
+    example = next((n for n in program.step_names if n != output), None) or (program.inputs or [output])[0]
+    # a 4th-rank tensor the staged pass never forms: d(step)/d(argument), both matrices
+    tensor = next(((step.name, argument) for step in program.steps if tuple(derivation.shapes[step.name]) != (1, 1)
+                   for argument in E.names_in(step.expression) if tuple(derivation.shapes[argument]) != (1, 1)),
+                  None)
+    lemma_printer = ProgramPrinter("G", "Y", False, bold)
+    lemma_index = ProgramIndexPrinter(lemma_printer)
+    witnesses = []
+    for name, witness in derivation.witnesses.items():
+        witnesses.append({"gradient": inline.partial(name), "agrees": witness.agrees, "method": witness.method,
+                          "entry": None if witness.entry is None else ",".join(str(k) for k in witness.entry),
+                          "numeric": _number_text(witness.numeric_value),
+                          "claimed": _number_text(witness.claimed_value)})
+    end_to_end = []
+    for name, verdict in derivation.end_to_end.items():
+        found = verdict.counterexample
+        end_to_end.append({"gradient": inline.partial(name), "holds": verdict.holds, "method": verdict.method,
+                           "status": "verified" if verdict.holds else "refuted" if found is not None and found.decided
+                           else "undecided",
+                           "entry": None if found is None else ",".join(str(k) for k in found.index),
+                           "reason": verdict.reason})
+    return {
+        "title": notation.title,
+        "output": display.name(output),
+        "output_shape": shape_view(output),
+        "scalar": scalar,
+        "numerator": numerator,
+        "fraction": fraction,
+        "upstream": None if scalar else display(E.Name(derivation.upstream_name)),
+        "upstream_short": None if scalar or fraction else display.name(derivation.upstream_name),
+        "upstream_slash": None if scalar else slash(E.Name(derivation.upstream_name)),
+        "sizes": [{"tex": size_tex(size), "value": derivation.sizes[size]} for size in given],
+        "named_sizes": [{"tex": size_tex(size), "value": value} for size, value in values.items()
+                        if size not in derivation.sizes],
+        "inputs": [{"tex": display.name(name), "declared": name in program.declared, **shape_view(name)}
+                   for name in program.inputs],
+        "defaulted": [display.name(name) for name in derivation.defaulted],
+        "forward": [{"name": display.name(step.name), "expression": display(step.expression),
+                     **shape_view(step.name)} for step in program.steps],
+        "unused": [display.name(name) for name in program.step_names
+                   if name != output and name not in bp.gradients],
+        "stretched": list(stretched.values()),
+        "uses": {
+            "hadamard": any(isinstance(node, E.Hadamard) for node in nodes),
+            "power": any(isinstance(node, E.Power) for node in nodes),
+            "ones": any(isinstance(node, E.Ones) for node in nodes),
+            "identity": any(isinstance(node, E.Identity) for node in nodes),
+            "functions": [_ELEMENTWISE_TEX[f] for f in sorted(calls) if f in _ELEMENTWISE_TEX]
+                         + ([r"\sqrt{\cdot}"] if "sqrt" in calls else []),
+            "sum": "sum" in calls,
+            "trace": "trace" in calls,
+        },
+        "tensor": None if tensor is None else {"of": display.name(tensor[0]), "by": display.name(tensor[1])},
+        "example": display.name(example),
+        "example_entry": ProgramIndexPrinter(plain)._entry_base(example) + "_{ij}",
+        "example_gradient": slash.partial(example),
+        "example_short": None if fraction else display.partial(example),
+        "groups": groups,
+        "steps": steps_flat,
+        "staged": [{"gradient": display.partial(name),
+                    "value": display(symbolic_sums.get(name, value))} for name, value in bp.gradients.items()],
+        "closed": closed,
+        "independent": independent,
+        "lemmas": [{
+            "number": k,
+            "name": lemma.name,
+            "node": lemma_printer(lemma.node),
+            "argument": lemma_printer(E.Name(lemma.argument)),
+            "claim": lemma_printer(lemma.claim),
+            "shapes": [{"tex": lemma_printer(E.Name(a)), "rows": size_tex(r), "cols": size_tex(c)}
+                       for a, (r, c) in zip(("A", "B"), lemma.shapes)],
+            "proven": lemma.proven,
+            "verdict": lemma.verdict,
+            "proof": _program_proof(lemma.report, lemma_index, lemma.rule.identity),
+        } for k, lemma in enumerate(bp.lemmas, start=1)],
+        "lemmas_proven": all(lemma.proven for lemma in bp.lemmas),
+        "generic": {name: lemma_printer.name(name) for name in "ABGY"},  # the lemmas' own names
+        "witnesses": witnesses,
+        "end_to_end": end_to_end,
+        "end_to_end_note": derivation.end_to_end_note,
+        "proof_statement": derivation.proof_statement(),
+        "proof_note": derivation.proof_note,
+        "proven": derivation.proven_for_all_sizes,
+        "status": derivation.status,
+        "verified": derivation.verified,
+    }
+
+
+def _sum_of(forms: list):
+    from .expr import Add
+
+    total = forms[0]
+    for form in forms[1:]:
+        total = Add(total, form)
+    return total
+
+
+def render_program_forms(derivation, notation: Notation | None = None) -> tuple[str, str]:
+    """A program's staged backward pass (network.ProgramDerivation) as LaTeX: the
+    standalone document and the fragment, from one pass over the data."""
+    data = program_data(derivation, notation)
+    template = environment().get_template("program.tex.j2")
+    return (template.render(layout="standalone.tex.j2", **data),
+            template.render(layout="fragment.tex.j2", **data))
+
+
+def program_filename(derivation, fragment: bool = False) -> str:
+    """A file name from the output's name and the sizes, e.g. L_n4_m3_h5_k2.tex,
+    or L_n4_m3_h5_k2_fragment.tex for the fragment."""
+    return program_stem(derivation) + ("_fragment" if fragment else "") + ".tex"
+
+
+def program_stem(derivation) -> str:
+    """The file name without ``.tex``: the output's name, each size given (in the
+    order the program declares them), then the shape of each input the program
+    does not declare.  Only letters, digits and underscores; a long stem is cut
+    and given a short hash of its full text."""
+    import hashlib
+
+    program = derivation.program
+    parts = [program.output or "out"]
+    for size in program.sizes:
+        if size in derivation.sizes:  # n4; n1_4 when the name ends in a digit
+            parts.append(f"{size}{'_' if size[-1].isdigit() else ''}{derivation.sizes[size]}")
+    for name in program.inputs:
+        if name not in program.declared:
+            rows, cols = derivation.shapes[name]
+            parts.append(f"{name}{rows}x{cols}")
+    text = "_".join(parts)
+    stem = re.sub(r"[^A-Za-z0-9_]+", "", text)
+    if len(stem) > 80:
+        stem = stem[:71] + "_" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return stem
