@@ -120,6 +120,23 @@ def test_the_notation_options_compile_too(mlp, options, tmp_path):
     assert not compile_both(standalone, fragment, tmp_path)
 
 
+LONG_NAMES = ("input_batch : n x m; first_layer_weights : m x h\n"
+              "hidden_pre_activation = input_batch @ first_layer_weights\n"
+              "hidden_activation = sigmoid(hidden_pre_activation)\n"
+              "loss_value = sum(hidden_activation * hidden_activation + exp(hidden_pre_activation) * hidden_activation"
+              " - hidden_activation ** 3) / 7")
+
+
+@pytest.mark.latex
+@pytest.mark.parametrize("program, sizes, shapes", [
+    pytest.param(LONG_NAMES, {"n": 3, "m": 2, "h": 4}, {}, id="long names, long expressions"),
+    pytest.param("Z = A @ B; Y = Z.T @ C", {}, {"A": (3, 2), "B": (2, 4), "C": (3, 5)}, id="nothing declared"),
+])
+def test_long_names_and_undeclared_inputs_fit_the_page(program, sizes, shapes, tmp_path):
+    standalone, fragment = render_program_forms(derive_program(program, sizes=sizes, shapes=shapes))
+    assert not compile_both(standalone, fragment, tmp_path)
+
+
 def test_the_layout_checks_can_fail(tmp_path):
     # a line too wide, and a fragment chktex warns about, are both seen
     wide = "\\documentclass{article}\n\\begin{document}\n\\mbox{%s}\n\\end{document}\n" % ("x" * 400)
