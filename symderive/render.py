@@ -30,7 +30,9 @@ from .build import entry_indices, separates_indices
 from .engine import to_sympy
 
 __all__ = ["MathPrinter", "TextPrinter", "plain_text", "Cell", "Notation", "render_document", "render_forms", "render_notebook", "render_check",
-           "write_atomic", "write_files", "InterruptedAfterWriting", "template_dir", "escape_latex", "output_filename", "output_stem"]
+           "write_atomic", "write_files", "InterruptedAfterWriting", "template_dir", "escape_latex", "output_filename", "output_stem",
+           "ProgramPrinter", "ProgramIndexPrinter", "prose_latex", "size_tex", "program_data",
+           "render_program_forms", "program_filename", "program_stem"]
 
 # Elision bounds: beyond these a matrix shows corners, a sum its ends.
 MAX_MATRIX_ROWS = 8
@@ -403,6 +405,7 @@ def proof_data(report, printer: IndexPrinter | None = None, bold: bool = True) -
             "tex": printer(verdict.after.expression),
             "rule": verdict.rule,
             "verdict": verdict.verdict,
+            "verdict_text": verdict.verdict_text,
             "proven": verdict.verdict == "proven for all sizes",
             "false": verdict.verdict == "false",
             "side_conditions": verdict.side_conditions,
@@ -774,6 +777,15 @@ def escape_latex(text: object) -> str:
     return "".join(" " if ord(ch) < 32 or ord(ch) == 127 else _LATEX_SPECIALS.get(ch, ch) for ch in str(text))
 
 
+def prose_latex(text: object) -> str:
+    """One of symderive's own messages (a check's method, a verdict) as LaTeX text:
+    escaped, with a size such as 4x5 written 4 \\times 5 and a spaced minus as a
+    minus sign, as chktex asks."""
+    out = escape_latex(text)
+    out = re.sub(r"\b\d+(?:x\d+)+\b", lambda found: "$%s$" % found.group().replace("x", r" \times "), out)
+    return out.replace(" - ", " $-$ ")
+
+
 def template_dir() -> Path:
     """Where the templates are: inside an installed package, or the repository's templates/."""
     try:
@@ -802,6 +814,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
     env.filters["e"] = escape_latex
+    env.filters["prose"] = prose_latex
     return env
 
 
@@ -940,3 +953,455 @@ def write_files(contents: dict[Path, str | bytes]) -> None:
                 os.unlink(temporary)
             except FileNotFoundError:
                 pass
+
+
+# ---------------------------------------------------------------------------
+# Programs: the staged backward pass, as a lecturer writes it
+# ---------------------------------------------------------------------------
+
+_LAYERED = re.compile(r"([A-Za-z]+)(\d+)")  # W1, b2: letters, then a layer number
+
+
+def size_tex(size) -> str:
+    """A size in maths: 4, n, n_{1}, or a longer name in italics."""
+    text = str(size)
+    if text.isdigit() or len(text) == 1:
+        return text
+    layered = _LAYERED.fullmatch(text)
+    if layered and len(layered.group(1)) == 1:
+        return "%s_{%s}" % layered.groups()
+    return r"\mathit{%s}" % text.replace("_", r"\_")
+
+
+class ProgramPrinter(ExprPrinter):
+    r"""A program's expressions in a lecturer's notation.
+
+    A name with a layer number prints it as a superscript, \mathbf{W}^{(1)}
+    (\mathbf{W}^{(1)\top} transposed); a 1 x 1 name, such as the loss, in
+    italics; a gradient name of the backward pass (dZ) as
+    \frac{\partial L}{\partial \mathbf{Z}}, or with ``inline`` as
+    \partial L / \partial \mathbf{Z}, or, without ``fraction``, as
+    \overline{\mathbf{Z}}.  Sizes of ones and eye may be names
+    (\mathbf{1}_{1 \times n}).
+    """
+
+    def __init__(self, upstream: str | None = None, output: str = "Y", fraction: bool = True, bold: bool = True,
+                 *, scalars=(), gradients: dict[str, str] | None = None, numerator: str = "f",
+                 shown: dict[str, str] | None = None, inline: bool = False) -> None:
+        super().__init__(upstream, output, fraction, bold)
+        self.scalars = frozenset(scalars)
+        self.gradients = dict(gradients or {})  # gradient name -> the name it is the gradient of
+        self.numerator = numerator
+        self.shown = dict(shown or {})  # a name printed as another (the nameless output of one expression)
+        self.inline = inline
+
+    def name(self, name: str, superscript: str | None = None) -> str:
+        """A matrix name, with ``superscript`` (such as \\top) joined to its own."""
+        bold = self.bold and name not in self.scalars
+        name = self.shown.get(name, name)
+        layered = _LAYERED.fullmatch(name)
+        if layered:
+            letters, digits = layered.groups()
+            body = r"\mathbf{%s}" % letters if bold else letters
+            return "%s^{(%s)%s}" % (body, digits, superscript or "")
+        text = name_tex(name, bold)
+        return text if superscript is None else "%s^{%s}" % (text, superscript)
+
+    def partial(self, of: str) -> str:
+        """The gradient of the loss (or of f) with respect to the matrix ``of``."""
+        if not self.fraction:
+            return r"\overline{%s}" % self.name(of)
+        if self.inline:
+            return r"\partial %s / \partial %s" % (self.numerator, self.name(of))
+        return r"\frac{\partial %s}{\partial %s}" % (self.numerator, self.name(of))
+
+    def _stands_for_gradient(self, name: str) -> bool:
+        return name in self.gradients or (name == self.upstream and self.fraction)
+
+    def _base(self, operand) -> str:
+        """A name as the base of a superscript: a gradient in parentheses, a name
+        that has a superscript already in braces."""
+        text = self(operand)
+        if text.startswith((r"\frac", r"\partial")):
+            return r"{\left(%s\right)}" % text
+        return "{%s}" % text if "^" in text else text
+
+    def __call__(self, node) -> str:
+        from . import expr as E
+
+        if isinstance(node, E.Name):
+            if node.name in self.gradients:
+                return self.partial(self.gradients[node.name])
+            if node.name == self.upstream and self.fraction:
+                return self.partial(self.output)
+            return self.name(node.name)
+        if isinstance(node, E.Transpose) and isinstance(node.operand, E.Name):
+            operand = node.operand.name
+            if not self._stands_for_gradient(operand) and _LAYERED.fullmatch(self.shown.get(operand, operand)):
+                return self.name(operand, r"\top")
+            return r"%s^{\top}" % self._base(node.operand)
+        if isinstance(node, E.Power) and isinstance(node.base, E.Name):
+            return r"%s^{\circ %s}" % (self._base(node.base), self(E.Number(node.exponent)))
+        if isinstance(node, E.Call) and node.function == "inv" and isinstance(node.argument, E.Name):
+            return r"%s^{-1}" % self._base(node.argument)
+        if isinstance(node, E.Ones):
+            return r"\mathbf{1}_{%s \times %s}" % (size_tex(node.rows), size_tex(node.cols))
+        if isinstance(node, E.Identity):
+            return r"I_{%s}" % size_tex(node.size)
+        return super().__call__(node)
+
+
+class ProgramIndexPrinter(IndexPrinter):
+    """Index notation with a program's names (W^{(1)}_{ij}) and sizes that are names."""
+
+    def __init__(self, matrices: ProgramPrinter) -> None:
+        self.matrices = matrices
+
+    def _entry_base(self, name: str) -> str:
+        name = self.matrices.shown.get(name, name)
+        layered = _LAYERED.fullmatch(name)
+        return "%s^{(%s)}" % layered.groups() if layered else entry_base_tex(name)
+
+    def entry(self, node) -> str:
+        from . import expr as E
+
+        index = self.indices(node.row, node.col)
+        matrix = node.matrix
+        if isinstance(matrix, E.Name):
+            return "%s_{%s}" % (self._entry_base(matrix.name), index)
+        if isinstance(matrix, E.Transpose) and isinstance(matrix.operand, E.Name):
+            name = self.matrices.shown.get(matrix.operand.name, matrix.operand.name)
+            layered = _LAYERED.fullmatch(name)
+            text = ("%s^{(%s)\\top}" % layered.groups() if layered
+                    else r"%s^{\top}" % name_tex(name, bold=False))
+            return r"{(%s)}_{%s}" % (text, index)
+        return r"{\left(%s\right)}_{%s}" % (self.matrices(matrix), index)
+
+    def __call__(self, node, level: int = 0) -> str:
+        from . import index as I
+
+        if isinstance(node, I.Sum):
+            text = r"\sum_{%s=%s}^{%s} %s" % (node.var, size_tex(node.lower), size_tex(node.upper),
+                                               self(node.body, 1))
+            return r"\left(%s\right)" % text if level >= 2 else text
+        return super().__call__(node, level)
+
+
+def _program_proof(report, printer: ProgramIndexPrinter, identity: str | None = None) -> dict[str, Any]:
+    """proof_data with the sizes of ranges and side conditions printed as maths; a
+    step whose rule is the table's ``identity`` (stated above it in maths) is marked."""
+    data = proof_data(report, printer)
+    data["ranges"] = [dict(r, lower=size_tex(r["lower"]), upper=size_tex(r["upper"])) for r in data["ranges"]]
+    for step in data["steps"]:
+        step["side_conditions"] = [tuple(size_tex(atom) for atom in c) for c in step["side_conditions"]]
+        step["table_rule"] = bool(identity) and identity in step["rule"]
+    return data
+
+
+def _symbolic_gradients(bp) -> tuple[dict, dict]:
+    """Each name's gradient (in gradient names) and each input's closed form (in
+    forward names), summed from the steps' contributions with sizes as names
+    (ones(1, n), not ones(1, 4)); empty where a step has no such contribution."""
+    from .backward import substitute
+    from .expr import Add, Name, walk
+
+    if not bp.steps or any(step.symbolic_contribution is None for step in bp.steps):
+        return {}, {}
+    sums: dict[str, Any] = {}
+    for step in bp.steps:
+        part = step.symbolic_contribution
+        sums[step.argument] = Add(sums[step.argument], part) if step.argument in sums else part
+    named = {bp.gradient_names[name]: value for name, value in sums.items()}
+    closed = {}
+    for name in bp.program.inputs:
+        if name in sums:
+            form = sums[name]
+            for _ in range(len(named) + 1):
+                if not any(isinstance(sub, Name) and sub.name in named for sub in walk(form)):
+                    break
+                form = substitute(form, named)
+            closed[name] = form
+    return sums, closed
+
+
+def _check_view(check) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    verdict = check.verdict
+    found = verdict.counterexample
+    return {"status": check.status, "checked": verdict.checked, "method": verdict.method,
+            "reason": verdict.reason,
+            "entry": None if found is None else ",".join(str(k) for k in found.index)}
+
+
+def _number_text(value) -> str:
+    return "" if value is None else f"{value:.15g}"
+
+
+def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]:
+    """Everything program.tex.j2 needs, printed: the program, its backward pass
+    step by step, the gradients, what was checked, the lemmas and the proofs."""
+    from collections import Counter
+
+    from . import expr as E
+    from .errors import BadInput
+    from .shapes import node_shapes
+
+    notation = notation or Notation()
+    bold, fraction = notation.bold, notation.upstream == "fraction"
+    program, bp = derivation.program, derivation.backward
+    output = program.output
+    scalar = derivation.upstream_name is None
+    names = list(program.inputs) + [name for name in program.step_names if name not in program.inputs]
+    shown = {}
+    if "" in names:  # a program of one expression: its output has no name of its own
+        shown[""] = next(c for c in ("Y", "F", "Out", "Output", "Result") if c not in names)
+    scalars = {name for name, shape in derivation.shapes.items() if tuple(shape) == (1, 1)}
+    gradients = {gradient: name for name, gradient in bp.gradient_names.items()}
+    plain = ProgramPrinter(derivation.upstream_name, output, fraction, bold, scalars=scalars, shown=shown)
+    numerator = plain.name(output) if scalar else "f"
+    options = dict(scalars=scalars, gradients=gradients, numerator=numerator, shown=shown)
+    display = ProgramPrinter(derivation.upstream_name, output, fraction, bold, **options)
+    inline = ProgramPrinter(derivation.upstream_name, output, fraction, bold, inline=True, **options)
+    slash = ProgramPrinter(derivation.upstream_name, output, True, bold, inline=True, **options)
+
+    def shape(name: str) -> tuple:
+        return tuple(derivation.symbolic_shapes.get(name) or derivation.shapes[name])
+
+    def shape_view(name: str) -> dict[str, Any]:
+        rows, cols = shape(name)
+        here = derivation.shapes[name]
+        return {"rows": size_tex(rows), "cols": size_tex(cols), "rows_here": here[0], "cols_here": here[1],
+                "scalar": tuple(here) == (1, 1)}
+
+    # the sizes: those given, then those named here for matrices not declared
+    values: dict[str, int] = {}
+    for name in names:
+        for dim, value in zip(derivation.symbolic_shapes.get(name, ()), derivation.shapes[name]):
+            if isinstance(dim, str):
+                values.setdefault(dim, value)
+    given = [size for size in program.sizes if size in derivation.sizes]
+    definitions = program.definitions()
+
+    # NumPy broadcasting: a name of size 1 along an axis, stretched in + - * /
+    stretched: dict[str, dict[str, Any]] = {}
+    for step in program.steps:
+        try:
+            found = node_shapes(step.expression, {n: derivation.shapes[n] for n in E.names_in(step.expression)})
+        except BadInput:
+            continue
+        for node in E.walk(step.expression):
+            if isinstance(node, (E.Add, E.Sub, E.Hadamard, E.Div)):
+                for child in (node.left, node.right):
+                    if isinstance(child, E.Name) and found[child] != found[node] and child.name not in stretched:
+                        rows = found[child][0] == 1 and found[node][0] > 1
+                        cols = found[child][1] == 1 and found[node][1] > 1
+                        stretched[child.name] = {"tex": display.name(child.name), **shape_view(child.name),
+                                                 "along": "both" if rows and cols else "rows" if rows else "columns"}
+
+    # the backward pass, grouped by the forward step it walks back through
+    symbolic_sums, symbolic_closed = _symbolic_gradients(bp)
+    checks = {(check.step, check.argument): check for check in derivation.local_checks}
+    lemma_numbers = {id(lemma): k for k, lemma in enumerate(bp.lemmas, start=1)}
+    parts = Counter(step.argument for step in bp.steps)
+    seen: Counter = Counter()
+    so_far: dict[str, list] = {}
+    groups: list[dict[str, Any]] = []
+    steps_flat = []
+    for number, step in enumerate(bp.steps, start=1):
+        if not groups or groups[-1]["step"] != step.step:
+            upstream_is_name = isinstance(step.upstream, E.Name)
+            groups.append({
+                "step": step.step,
+                "name": display.name(step.step),
+                "definition": display(definitions[step.step]),
+                "is_output": step.step == output,
+                "upstream": display(step.upstream) if upstream_is_name else None,
+                "upstream_inline": inline(step.upstream) if upstream_is_name else None,
+                "steps": [],
+            })
+        seen[step.argument] += 1
+        form = step.symbolic_contribution if step.symbolic_contribution is not None else step.contribution
+        so_far.setdefault(step.argument, []).append(form)
+        last_of_several = parts[step.argument] > 1 and seen[step.argument] == parts[step.argument]
+        lemmas, listed = [], set()
+        for lemma in step.lemmas:
+            if id(lemma) not in listed:
+                listed.add(id(lemma))
+                lemmas.append({"number": lemma_numbers[id(lemma)], "name": lemma.name, "proven": lemma.proven})
+        proof = None
+        if step.proof is not None:
+            up = step.proof.derivation.declarations.upstream
+            matrices = ProgramPrinter(up[0] if up else None, step.step, False, bold, scalars=scalars, shown=shown)
+            proof = _program_proof(step.proof, ProgramIndexPrinter(matrices))
+            proof["upstream"] = matrices.name(up[0]) if up else None
+        view = {
+            "number": number,
+            "step": step.step,
+            "name": display.name(step.step),
+            "argument": display.name(step.argument),
+            "gradient": display.partial(step.argument),
+            "gradient_inline": inline.partial(step.argument),
+            "result": display(form),
+            "result_here": display(step.contribution) if form != step.contribution else None,
+            "part": seen[step.argument],
+            "parts": parts[step.argument],
+            "total": display(so_far[step.argument][0] if len(so_far[step.argument]) == 1 else
+                             _sum_of(so_far[step.argument])) if last_of_several else None,
+            "lemmas": lemmas,
+            "check": _check_view(checks.get((step.step, step.argument))),
+            "proven": step.proven,
+            "proof": proof,
+            "proof_error": step.proof_error,
+            "unproven_lemmas": [entry["number"] for entry in lemmas if not entry["proven"]],
+        }
+        groups[-1]["steps"].append(view)
+        steps_flat.append(view)
+
+    closed, independent = [], []
+    for name in program.inputs:
+        if name not in bp.closed_forms:
+            independent.append(display.name(name))
+            continue
+        concrete = bp.closed_forms[name]
+        form = symbolic_closed.get(name, concrete)
+        closed.append({"gradient": display.partial(name), "form": display(form),
+                       "form_here": display(concrete) if form != concrete else None})
+
+    trees = ([step.expression for step in program.steps] + [step.contribution for step in bp.steps]
+             + list(bp.closed_forms.values()))
+    nodes = [node for tree in trees for node in E.walk(tree)]
+    calls = {node.function for node in nodes if isinstance(node, E.Call)}
+    example = next((n for n in program.step_names if n != output), None) or (program.inputs or [output])[0]
+    # a 4th-rank tensor the staged pass never forms: d(step)/d(argument), both matrices
+    tensor = next(((step.name, argument) for step in program.steps if tuple(derivation.shapes[step.name]) != (1, 1)
+                   for argument in E.names_in(step.expression) if tuple(derivation.shapes[argument]) != (1, 1)),
+                  None)
+    lemma_printer = ProgramPrinter("G", "Y", False, bold)
+    lemma_index = ProgramIndexPrinter(lemma_printer)
+    witnesses = []
+    for name, witness in derivation.witnesses.items():
+        witnesses.append({"gradient": inline.partial(name), "agrees": witness.agrees, "method": witness.method,
+                          "entry": None if witness.entry is None else ",".join(str(k) for k in witness.entry),
+                          "numeric": _number_text(witness.numeric_value),
+                          "claimed": _number_text(witness.claimed_value)})
+    end_to_end = []
+    for name, verdict in derivation.end_to_end.items():
+        found = verdict.counterexample
+        end_to_end.append({"gradient": inline.partial(name), "holds": verdict.holds, "method": verdict.method,
+                           "status": "verified" if verdict.holds else "refuted" if found is not None and found.decided
+                           else "undecided",
+                           "entry": None if found is None else ",".join(str(k) for k in found.index),
+                           "reason": verdict.reason})
+    return {
+        "title": notation.title,
+        "output": display.name(output),
+        "output_shape": shape_view(output),
+        "scalar": scalar,
+        "numerator": numerator,
+        "fraction": fraction,
+        "upstream": None if scalar else display(E.Name(derivation.upstream_name)),
+        "upstream_short": None if scalar or fraction else display.name(derivation.upstream_name),
+        "upstream_slash": None if scalar else slash(E.Name(derivation.upstream_name)),
+        "sizes": [{"tex": size_tex(size), "value": derivation.sizes[size]} for size in given],
+        "named_sizes": [{"tex": size_tex(size), "value": value} for size, value in values.items()
+                        if size not in derivation.sizes],
+        "inputs": [{"tex": display.name(name), "declared": name in program.declared, **shape_view(name)}
+                   for name in program.inputs],
+        "defaulted": [display.name(name) for name in derivation.defaulted],
+        "forward": [{"name": display.name(step.name), "expression": display(step.expression),
+                     **shape_view(step.name)} for step in program.steps],
+        "unused": [display.name(name) for name in program.step_names
+                   if name != output and name not in bp.gradients],
+        "stretched": list(stretched.values()),
+        "uses": {
+            "hadamard": any(isinstance(node, E.Hadamard) for node in nodes),
+            "power": any(isinstance(node, E.Power) for node in nodes),
+            "ones": any(isinstance(node, E.Ones) for node in nodes),
+            "identity": any(isinstance(node, E.Identity) for node in nodes),
+            "functions": [_ELEMENTWISE_TEX[f] for f in sorted(calls) if f in _ELEMENTWISE_TEX]
+                         + ([r"\sqrt{\cdot}"] if "sqrt" in calls else []),
+            "sum": "sum" in calls,
+            "trace": "trace" in calls,
+        },
+        "tensor": None if tensor is None else {"of": display.name(tensor[0]), "by": display.name(tensor[1])},
+        "example": display.name(example),
+        "example_entry": ProgramIndexPrinter(plain)._entry_base(example) + "_{ij}",
+        "example_gradient": slash.partial(example),
+        "example_short": None if fraction else display.partial(example),
+        "groups": groups,
+        "steps": steps_flat,
+        "staged": [{"gradient": display.partial(name),
+                    "value": display(symbolic_sums.get(name, value))} for name, value in bp.gradients.items()],
+        "closed": closed,
+        "independent": independent,
+        "lemmas": [{
+            "number": k,
+            "name": lemma.name,
+            "node": lemma_printer(lemma.node),
+            "argument": lemma_printer(E.Name(lemma.argument)),
+            "claim": lemma_printer(lemma.claim),
+            "shapes": [{"tex": lemma_printer(E.Name(a)), "rows": size_tex(r), "cols": size_tex(c)}
+                       for a, (r, c) in zip(("A", "B"), lemma.shapes)],
+            "proven": lemma.proven,
+            "verdict": lemma.verdict,
+            "proof": _program_proof(lemma.report, lemma_index, lemma.rule.identity),
+        } for k, lemma in enumerate(bp.lemmas, start=1)],
+        "lemmas_proven": all(lemma.proven for lemma in bp.lemmas),
+        "generic": {name: lemma_printer.name(name) for name in "ABGY"},  # the lemmas' own names
+        "witnesses": witnesses,
+        "end_to_end": end_to_end,
+        "end_to_end_note": derivation.end_to_end_note,
+        "proof_statement": derivation.proof_statement(),
+        "proof_note": derivation.proof_note,
+        "proven": derivation.proven_for_all_sizes,
+        "status": derivation.status,
+        "verified": derivation.verified,
+    }
+
+
+def _sum_of(forms: list):
+    from .expr import Add
+
+    total = forms[0]
+    for form in forms[1:]:
+        total = Add(total, form)
+    return total
+
+
+def render_program_forms(derivation, notation: Notation | None = None) -> tuple[str, str]:
+    """A program's staged backward pass (network.ProgramDerivation) as LaTeX: the
+    standalone document and the fragment, from one pass over the data."""
+    data = program_data(derivation, notation)
+    template = environment().get_template("program.tex.j2")
+    return (template.render(layout="standalone.tex.j2", **data),
+            template.render(layout="fragment.tex.j2", **data))
+
+
+def program_filename(derivation, fragment: bool = False) -> str:
+    """A file name from the output's name and the sizes, e.g. L_n4_m3_h5_k2.tex,
+    or L_n4_m3_h5_k2_fragment.tex for the fragment."""
+    return program_stem(derivation) + ("_fragment" if fragment else "") + ".tex"
+
+
+def program_stem(derivation) -> str:
+    """The file name without ``.tex``: the output's name, each size given (in the
+    order the program declares them), then the shape of each input the program
+    does not declare.  Only letters, digits and underscores; a long stem is cut
+    and given a short hash of its full text."""
+    import hashlib
+
+    program = derivation.program
+    parts = [program.output or "out"]
+    for size in program.sizes:
+        if size in derivation.sizes:  # n4; n1_4 when the name ends in a digit
+            parts.append(f"{size}{'_' if size[-1].isdigit() else ''}{derivation.sizes[size]}")
+    for name in program.inputs:
+        if name not in program.declared:
+            rows, cols = derivation.shapes[name]
+            parts.append(f"{name}{rows}x{cols}")
+    text = "_".join(parts)
+    stem = re.sub(r"[^A-Za-z0-9_]+", "", text)
+    if len(stem) > 80:
+        stem = stem[:71] + "_" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return stem
