@@ -332,7 +332,8 @@ def _local_checks(program: Program, bp: BackwardPass, concrete: dict[str, Shape]
             else:
                 claim = substitute(claim, {step.upstream.name: Name(upstream)})
         result = check_expression(expression, step.argument, claim, shapes=leaves, upstream=upstream,
-                                  for_all_sizes=False)  # the step's proof is the backward pass's
+                                  for_all_sizes=False, numeric_witness=False)
+        # the step's proof is the backward pass's, its numeric witness the whole program's
         found.append(LocalCheck(step.step, step.argument, result.verdict))
     return found
 

@@ -608,14 +608,20 @@ def _cyclic_gc_paused():
 
 def _derive(tree: Expr, report: ShapeReport, sizes: dict[str, int],
             wrt: Iterable[str] | str | None, upstream_name: str, max_work: int,
-            always_upstream: bool = False, progress=None) -> Derivation:
+            always_upstream: bool = False, progress=None, gradients_only: bool = False,
+            general: bool = True) -> Derivation:
     with _cyclic_gc_paused():
-        return _derive_all(tree, report, sizes, wrt, upstream_name, max_work, always_upstream, progress)
+        return _derive_all(tree, report, sizes, wrt, upstream_name, max_work, always_upstream, progress,
+                           gradients_only, general)
 
 
 def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
                 wrt: Iterable[str] | str | None, upstream_name: str, max_work: int,
-                always_upstream: bool, progress) -> Derivation:
+                always_upstream: bool, progress, gradients_only: bool = False,
+                general_proofs: bool = True) -> Derivation:
+    """Every stage; ``gradients_only`` stops after the chain-rule gradients (what
+    check needs: the claim is its own closed form), ``general_proofs=False`` skips
+    the product's proof for all sizes."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -674,6 +680,15 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
     gradients = {name: chain_rule.gradient(jacobians[name], upstream) for name in chosen_wrt}
     lap("derive")
 
+    if gradients_only:
+        general = _general_proofs(tree, output_name, upstream_name_used) if general_proofs else {}
+        return Derivation(
+            general_proofs=general,
+            expression=tree, shapes=shapes, sizes=sizes, defaulted=dict(report.defaulted),
+            node_shapes=found_shapes, raw_inputs=inputs, raw_output=output, raw_upstream=upstream,
+            jacobians=jacobians, raw_gradients=gradients, closed_form_trees={}, rule_steps=[],
+            engine=kind, identities=[], output_name=output_name, upstream_name=upstream_name_used,
+            timings=timings)
     budget.stage("finding the closed forms")
     leaf_shapes = dict(shapes)
     if upstream_name_used is not None:
@@ -886,7 +901,7 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
           shapes: Mapping[str, Any] | None = None, n: int | None = None, m: int | None = None,
           d: int | None = None, upstream: str | None = UPSTREAM_NAME,
           max_work: int = DEFAULT_MAX_WORK, time_limit: float | None = None,
-          for_all_sizes: bool = True) -> CheckResult:
+          for_all_sizes: bool = True, numeric_witness: bool = True) -> CheckResult:
     """Check exactly whether ``claim`` is df/d``wrt`` for ``expression``.
 
     The claim may use the expression's names, the upstream gradient (``G`` by
@@ -896,13 +911,16 @@ def check(expression: str | Expr, wrt: str, claim: str | Expr, *,
 
     ``time_limit``, in seconds (default None: none of its own), stops the run
     when it runs out with :class:`symderive.budget.TimeLimitReached`.
-    ``for_all_sizes=False`` skips the proof for all sizes (a check at these sizes only).
+    ``for_all_sizes=False`` skips the proof for all sizes (a check at these sizes only);
+    ``numeric_witness=False`` the numeric witness (the exact check alone decides).
     """
     with budget.within(time_limit):
-        return _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work, for_all_sizes)
+        return _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work, for_all_sizes,
+                      numeric_witness)
 
 
-def _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work, for_all_sizes=True) -> CheckResult:
+def _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work, for_all_sizes=True,
+           numeric_witness=True) -> CheckResult:
     budget.stage("reading the expression and the claim")
     try:
         tree = _expression(expression)
@@ -917,7 +935,7 @@ def _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work, for_all_
     given, chosen = _given_shapes(tree, _without(shapes, upstream, tree), {"n": n, "m": m, "d": d})
     report = infer_shapes(tree, given)
     derivation = _derive(tree, report, chosen, [wrt] if isinstance(wrt, str) else wrt, upstream,
-                         size_argument("max_work", max_work))
+                         size_argument("max_work", max_work), gradients_only=True, general=for_all_sizes)
     if shapes and upstream in shapes and derivation.upstream_name is not None \
             and tuple(shapes[upstream]) != derivation.output_shape:
         r, c = derivation.output_shape
@@ -951,8 +969,9 @@ def _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work, for_all_
         if not _same_engine(claimed, derivation.engine):
             derived = engine.matrix_to_sympy(derived)
         verdict = verify.equal_matrices(derived, claimed, f"df/d{wrt} from the chain rule against the claim")
-        witness = numeric.witness(tree, wrt, _for_numpy(claim_tree, leaf_shapes), leaf_shapes,
-                                  derivation.upstream_name)
+        if numeric_witness:
+            witness = numeric.witness(tree, wrt, _for_numpy(claim_tree, leaf_shapes), leaf_shapes,
+                                      derivation.upstream_name)
     status = outcome(verdict, witness)
     budget.decided(f"the claim df/d{wrt} = {claim_tree} {status}",
                    pending_key=f"the claim df/d{wrt} = {claim_tree}")
