@@ -186,6 +186,25 @@ def _function_of_one_symbol(y, wanted) -> dict | None:
     return {x: _DERIVATIVE_OF[template].xreplace({_PLACE: x})}
 
 
+def _function_of_a_polynomial(y, wanted) -> dict | None:
+    """{x: f'(u) du/dx} for an entry y = f(u), f a function of one argument and u a
+    polynomial (tanh(X_11 W_11 + X_12 W_21)): the chain rule once per entry, f'(u)
+    worked out once and du/dx for every x in one pass over u's monomials, where
+    SymPy's diff would differentiate f(u) afresh for every symbol (measured: 4.9 s
+    of the derivation of tanh(X @ W) at 16 x 16)."""
+    if not isinstance(y, sympy.Function) or len(y.args) != 1:
+        return None
+    (u,) = y.args
+    inner = monomial_derivatives(u, wanted)
+    if inner is None:
+        return None
+    template = type(y)(_PLACE)
+    if template not in _DERIVATIVE_OF:
+        _DERIVATIVE_OF[template] = template.diff(_PLACE)
+    outer = _DERIVATIVE_OF[template].xreplace({_PLACE: u})
+    return {x: outer * du for x, du in inner.items()}
+
+
 def jacobian(output, output_name: str, wrt, input_name: str, progress=None) -> SparseJacobian:
     """dY/dA by differentiating each entry Y_pq by each symbol A_ij it contains.
 
@@ -214,6 +233,8 @@ def jacobians(output, output_name: str, inputs: dict, progress=None) -> dict[str
             derivatives = monomial_derivatives(y, position)
             if derivatives is None:
                 derivatives = _function_of_one_symbol(y, position)
+            if derivatives is None:
+                derivatives = _function_of_a_polynomial(y, position)
             if derivatives is None:
                 derivatives = {s: y.diff(s) for s in y.free_symbols if s in position}
             # in the order derived: deterministic, as each engine orders a sum's terms canonically

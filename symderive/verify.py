@@ -79,6 +79,16 @@ def is_zero(expr) -> bool | None:
         # a polynomial is 0 exactly when it expands to 0; a nonzero polynomial in
         # canonical form is not the zero function
         return sympy.expand(expr) == 0
+    # First, every application of a function (tanh(u), e^u, log u) as an unknown of
+    # its own, one per function and expanded argument: if the result is 0 for
+    # every value of those unknowns, it is 0 for theirs.  (Not the converse: a
+    # nonzero result decides nothing and falls through.)  Two sides that differ
+    # in the order of a sum or a product are decided here without rewriting
+    # tanh in exponentials (measured: the gradient of tanh(X @ W) at 16 x 16,
+    # 57 s of exact checks).
+    abstracted = _functions_as_unknowns(expr)
+    if abstracted is not None and _rational_is_zero(abstracted):
+        return True
     # Rational functions, and those of exponentials of monomials, are decided
     # before anything is expanded: expanding first multiplies out denominators,
     # (1 + e^-x)^2 into 1 + 2/e^x + 1/e^2x, nesting fractions that the common
@@ -122,6 +132,24 @@ def _undefined_as_unknowns(expr: sympy.Expr) -> tuple[sympy.Expr | None, bool]:
     if replaced.atoms(AppliedUndef, sympy.Derivative, sympy.Subs):
         return None, False  # something nested: left to the other tests
     return replaced, independent
+
+
+def _functions_as_unknowns(expr: sympy.Expr) -> sympy.Expr | None:
+    """``expr`` with each function application made an unknown (equal applications,
+    after expanding their arguments, share one); None if there is none, or if
+    what is left is not a rational function."""
+    applications = [a for a in expr.atoms(sympy.Function) if not isinstance(a, AppliedUndef)]
+    if not applications:
+        return None
+    unknowns: dict = {}
+
+    def unknown(application):
+        key = (type(application), tuple(sympy.expand(arg) for arg in application.args))
+        return unknowns.setdefault(key, sympy.Dummy("u"))
+
+    replaced = expr.replace(lambda e: isinstance(e, sympy.Function) and not isinstance(e, AppliedUndef),
+                            unknown)
+    return replaced if replaced.is_rational_function() else None
 
 
 def _rational_is_zero(expr: sympy.Expr) -> bool:
