@@ -48,6 +48,7 @@ __all__ = ["ProgramDerivation", "ProgramCheck", "derive_program", "check_program
 VERIFIED, REFUTED, UNDECIDED = "verified", "refuted", "undecided"
 NOTE_PROGRAM = "X : n x m; W : m x d; Y = X @ W"
 _SIZE_POOL = ("n", "m", "d", "k", "h", "l", "p", "q", "r", "s", "t", "u", "v")
+PROGRAM_WITNESS_ENTRIES = 24  # entries of each input a program's numeric witness moves
 END_TO_END_LIMIT = 4_000  # entries times terms of the inlined output, beyond which it is not expanded
 
 
@@ -255,7 +256,10 @@ def derive_program(program: str | Program, *, sizes: Mapping[str, int] | None = 
     witness_shapes = dict(input_shapes)
     if upstream_name is not None:
         witness_shapes[upstream_name] = out_shape
-    witnesses = {name: numeric.witness(inlined, name, inline(form, program), witness_shapes, upstream_name)
+    # one witness per input, each at a fixed random sample of at most PROGRAM_WITNESS_ENTRIES entries
+    # (the whole program is evaluated at 50 digits for each: the costliest part at 64)
+    witnesses = {name: numeric.witness(inlined, name, inline(form, program), witness_shapes, upstream_name,
+                                       max_entries=PROGRAM_WITNESS_ENTRIES)
                  for name, form in bp.closed_forms.items()}
     exact, note = _end_to_end(program, bp, inlined, input_shapes, upstream_name, out_shape, end_to_end)
     return ProgramDerivation(written, dict(sizes or {}), concrete, symbolic, upstream_name, bp, local,
@@ -314,15 +318,17 @@ def _expand_names(node: Expr, definitions: dict[str, Expr]) -> Expr:
 
 
 def _local_checks(program: Program, bp: BackwardPass, concrete: dict[str, Shape]) -> list[LocalCheck]:
-    """Each backward step's contribution against the chain rule of its step alone."""
-    from .pipeline import check as check_expression
+    """Each backward step's contribution against the chain rule of its step alone,
+    on fresh matrices of symbols for the step's arguments and upstream gradient:
+    one derivation a step, for all its arguments."""
+    from .pipeline import check_local
 
     definitions = program.definitions()
-    found = []
+    by_step: dict[str, dict[str, Expr]] = {}
     for step in bp.steps:
         expression = definitions[step.step]
         claim = substitute(step.contribution, {step.step: expression})  # H back to tanh(Z)
-        leaves = {name: concrete[name] for name in names_in(expression)}
+        leaves = names_in(expression)
         upstream = "G"
         while upstream in leaves:
             upstream += "_"
@@ -331,10 +337,18 @@ def _local_checks(program: Program, bp: BackwardPass, concrete: dict[str, Shape]
                 claim = substitute(claim, {step.upstream.name: Number(Fraction(1))})
             else:
                 claim = substitute(claim, {step.upstream.name: Name(upstream)})
-        result = check_expression(expression, step.argument, claim, shapes=leaves, upstream=upstream,
-                                  for_all_sizes=False, numeric_witness=False)
-        # the step's proof is the backward pass's, its numeric witness the whole program's
-        found.append(LocalCheck(step.step, step.argument, result.verdict))
+        by_step.setdefault(step.step, {})[step.argument] = claim
+    found = []
+    verdicts: dict[str, dict[str, verify.Verdict]] = {}
+    for name, claims in by_step.items():
+        expression = definitions[name]
+        leaves = {leaf: concrete[leaf] for leaf in names_in(expression)}
+        upstream = "G"
+        while upstream in leaves:
+            upstream += "_"
+        verdicts[name] = check_local(expression, claims, leaves, upstream)
+    for step in bp.steps:
+        found.append(LocalCheck(step.step, step.argument, verdicts[step.step][step.argument]))
     return found
 
 

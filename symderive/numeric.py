@@ -421,7 +421,7 @@ def _first_disagreement(numeric: list, claimed: list) -> tuple[int | None, float
 
 
 def witness(node: Expr, wrt: str, closed_form: Expr, shapes: Mapping[str, tuple[int, int]],
-            upstream: str | None, seed: int = 0) -> NumericWitness:
+            upstream: str | None, seed: int = 0, max_entries: int = MAX_ENTRIES) -> NumericWitness:
     """Compare the closed form at random numbers with central differences there.
 
     Inputs are drawn from [0.5, 1.5], where log and sqrt are defined; the
@@ -441,11 +441,11 @@ def witness(node: Expr, wrt: str, closed_form: Expr, shapes: Mapping[str, tuple[
         return NumericWitness(None, float("nan"), f"no numeric witness: the shapes do not broadcast ({problem})")
     rows, cols = drawn[wrt].shape
     entries = [(i, j) for i in range(rows) for j in range(cols)]
-    sampled = len(entries) > MAX_ENTRIES
+    sampled = len(entries) > max_entries
     if sampled:  # a large input: a fixed random sample of its entries
-        entries = [entries[k] for k in sorted(rng.choice(len(entries), MAX_ENTRIES, replace=False))]
+        entries = [entries[k] for k in sorted(rng.choice(len(entries), max_entries, replace=False))]
     where = (f"central differences (step 1e-{2 * PRECISION // 5}, {PRECISION} digits) at random "
-             f"values (seed {seed})" + (f", at {MAX_ENTRIES} sampled entries" if sampled else ""))
+             f"values (seed {seed})" + (f", at {max_entries} sampled entries" if sampled else ""))
     if claim_shape != (rows, cols):
         return NumericWitness(False, float("inf"), f"{where}: shapes differ, {claim_shape} against {(rows, cols)}")
 

@@ -989,6 +989,38 @@ def _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work, for_all_
                        derivation.upstream_name, verdict, witness, proven)
 
 
+def check_local(expression: Expr, claims: Mapping[str, Expr], shapes: Mapping[str, Shape],
+                upstream: str | None) -> dict[str, verify.Verdict]:
+    """Exact verdicts of several claims about one expression (one per argument):
+    the chain-rule gradients are derived once, for all of them, and each claim is
+    compared entry by entry.  No numeric witness and no proof for all sizes: what
+    a staged backward pass needs of each of its steps (symderive.network)."""
+    tree = _expression(expression)
+    upstream = _upstream_argument(UPSTREAM_NAME if upstream is None else upstream)
+    given, chosen = _given_shapes(tree, _without(shapes, upstream, tree), {"n": None, "m": None, "d": None})
+    derivation = _derive(tree, infer_shapes(tree, given), chosen, list(claims), upstream, DEFAULT_MAX_WORK * 100,
+                         gradients_only=True, general=False)
+    leaf_shapes = dict(derivation.shapes)
+    values: dict[str, Any] = dict(derivation.raw_inputs)
+    if derivation.upstream_name is not None:
+        leaf_shapes[derivation.upstream_name] = derivation.output_shape
+        values[derivation.upstream_name] = derivation.raw_upstream
+    verdicts = {}
+    for wrt, claim in claims.items():
+        derived = derivation.raw_gradients[wrt]
+        claim_shape = shape_of(claim, leaf_shapes)
+        if claim_shape != tuple(derived.shape):
+            verdicts[wrt] = verify.Verdict(False, 0, f"df/d{wrt} against the claim: shapes differ",
+                                           reason=f"the claim {claim} is {claim_shape[0]}x{claim_shape[1]} but "
+                                                  f"df/d{wrt} is {derived.rows}x{derived.cols}")
+            continue
+        claimed = _explicit_claim(claim, values, leaf_shapes, derivation.engine)
+        if not _same_engine(claimed, derivation.engine):
+            derived = engine.matrix_to_sympy(derived)
+        verdicts[wrt] = verify.equal_matrices(derived, claimed, f"df/d{wrt} from the chain rule against the claim")
+    return verdicts
+
+
 def _claim_proven(tree: Expr, wrt: str, claim: Expr, derivation: Derivation) -> bool:
     """Where the general prover covers the expression (A @ B) and the claim is made of
     names, products, sums, differences and transposes: prove claim = df/d(wrt) for
