@@ -26,7 +26,7 @@ from fractions import Fraction
 from typing import Any
 
 from . import rules
-from .expr import Add, Expr, Name, Number, names_in, walk
+from .expr import Add, Expr, Name, Number, Sub, names_in, walk
 from .index import Declarations, Derivation, Derivative, Entry, Scalar, Step as IndexStep
 from .lemmas import Lemma, lemmas_for_node
 from .program import Program
@@ -191,7 +191,28 @@ def _expand(node: Expr, named: dict[str, Expr]) -> Expr:
     return node
 
 
-def symbolic_constants(node: Expr, decl: Declarations) -> Expr:
+def symbolic_constants(node: Expr, decl: Declarations, shape: tuple | None = None) -> Expr:
+    """As :func:`_symbolic_constants`, and a bare ones(r, c) or eye(k) where a
+    matrix of ``shape`` is expected (the whole contribution eye(2) of trace) gets
+    that shape's size names."""
+    from .expr import Hadamard, Identity, Neg, Ones
+
+    if shape is not None:
+        if isinstance(node, Ones):
+            return Ones(*shape)
+        if isinstance(node, Identity) and shape[0] == shape[1]:
+            return Identity(shape[0])
+        if isinstance(node, Neg):
+            return Neg(symbolic_constants(node.operand, decl, shape))
+        if isinstance(node, Hadamard) and isinstance(node.left, Number):
+            return Hadamard(node.left, symbolic_constants(node.right, decl, shape))
+        if isinstance(node, (Add, Sub)):
+            return node.rebuild(symbolic_constants(node.left, decl, shape),
+                                symbolic_constants(node.right, decl, shape))
+    return _symbolic_constants(node, decl)
+
+
+def _symbolic_constants(node: Expr, decl: Declarations) -> Expr:
     """``node`` with the sizes of ones(r, c) and eye(n) written as the size names the
     shapes around them force (ones(1, 4) @ dY with dY: n x k is ones(1, n) @ dY):
     the rule table builds them at concrete sizes, a proof for all sizes needs names."""
@@ -201,13 +222,17 @@ def symbolic_constants(node: Expr, decl: Declarations) -> Expr:
     children = node.children()
     if not children:
         return node
-    children = tuple(symbolic_constants(child, decl) for child in children)
+    children = tuple(_symbolic_constants(child, decl) for child in children)
     if isinstance(node, MatMul):
         left, right = children
         if isinstance(left, Ones) and not isinstance(right, (Ones, Identity)):
             left = Ones(left.rows if left.rows == 1 else left.rows, matrix_shape(right, decl)[0])
         if isinstance(right, Ones) and not isinstance(left, (Ones, Identity)):
             right = Ones(matrix_shape(left, decl)[1], right.cols)
+        if isinstance(left, Identity) and not isinstance(right, (Ones, Identity)):
+            left = Identity(matrix_shape(right, decl)[0])
+        if isinstance(right, Identity) and not isinstance(left, (Ones, Identity)):
+            right = Identity(matrix_shape(left, decl)[1])
         children = (left, right)
     elif isinstance(node, Hadamard):
         left, right = children
@@ -232,7 +257,7 @@ def _prove_step(backward: BackwardStep, expression: Expr, symbolic_shapes: dict[
     if isinstance(backward.upstream, Name):
         context.shapes[backward.upstream.name] = symbolic_shapes[V]
     try:
-        claim = symbolic_constants(claim, context)
+        claim = symbolic_constants(claim, context, symbolic_shapes[backward.argument])
     except Unreadable as problem:
         backward.proof_error = str(problem)
         return

@@ -183,15 +183,25 @@ def _concrete_shapes(program: Program, sizes: Mapping[str, int], shapes: Mapping
             raise BadInput(f"--shape {name}={shape[0]}x{shape[1]} disagrees with the declaration "
                            f"{name} : {program.declared[name][0]} x {program.declared[name][1]}")
         given[name] = shape
-    report = infer_shapes(inline(Name(program.output), program), given)
-    concrete: dict[str, Shape] = {name: report.shapes[name] for name in program.inputs}
+    # every step's inputs, not only the output's: an input may feed a step the output
+    # does not use (its gradient is then 0)
+    concrete: dict[str, Shape] = {}
+    defaulted: dict[str, tuple] = {}
+    for step in reversed(program.steps):
+        if all(name in concrete for name in names_in(inline(Name(step.name), program))):
+            continue
+        report = infer_shapes(inline(Name(step.name), program), {**given, **concrete})
+        for name, shape in report.shapes.items():
+            concrete.setdefault(name, shape)
+        defaulted.update({k: v for k, v in report.defaulted.items() if k not in defaulted})
+    concrete = {name: concrete[name] if name in concrete else given[name] for name in program.inputs}
     for step in program.steps:
         leaves = {name: concrete[name] for name in names_in(step.expression)}
         try:
             concrete[step.name] = node_shapes(step.expression, leaves)[step.expression]
         except BadInput as error:
             raise BadInput(f"step {step.name} (line {step.line}): {error}") from None
-    return concrete, dict(report.defaulted)
+    return concrete, defaulted
 
 
 def _symbolic_shapes(program: Program, concrete: dict[str, Shape]) -> tuple[dict[str, tuple], list[str], str]:
@@ -248,6 +258,9 @@ def derive_program(program: str | Program, *, sizes: Mapping[str, int] | None = 
     out_shape = concrete[program.output]
     upstream_name = None if out_shape == (1, 1) else _upstream_name(program, upstream)
     bp = backward_pass(program, concrete, upstream_name, None if proof_note else symbolic, size_names)
+    if not bp.steps:
+        raise BadInput(f"the output {program.output} depends on no input of the program: "
+                       "there is nothing to differentiate")
     if introduced:  # closed forms in the names the user wrote
         bp.closed_forms = {name: _expand_names(form, introduced) for name, form in bp.closed_forms.items()}
     local = _local_checks(program, bp, concrete)
@@ -369,8 +382,9 @@ def _end_to_end(program: Program, bp: BackwardPass, inlined: Expr, input_shapes:
                         "staged pass avoids; the local checks, the proofs and the numeric witness cover it"
                         if not polynomial else "not run: the inlined program is too large to expand whole")
     results = {}
+    used = {name: shape for name, shape in input_shapes.items() if name in names_in(inlined)}
     for name, form in bp.closed_forms.items():
-        result = check_expression(inlined, name, inline(form, program), shapes=input_shapes,
+        result = check_expression(inlined, name, inline(form, program), shapes=used,
                                   upstream=upstream_name or "G")
         results[name] = result.verdict
     return results, ""

@@ -654,6 +654,8 @@ class _Concrete:
                     self.built[node] = self.explicit(node)
             except KeyError as missing:
                 raise Unreadable(f"unknown matrix {missing}") from None
+            except (sympy.ShapeError, ValueError, TypeError) as problem:
+                raise Unreadable(f"{node} cannot be evaluated at sizes {self.sizes}: {problem}") from None
         return self.built[node]
 
     def explicit(self, node: MatrixExpr) -> sympy.ImmutableMatrix:

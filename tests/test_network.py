@@ -105,3 +105,18 @@ def test_single_expressions_are_proven_for_all_sizes_beyond_a_product(expression
     shapes = {"X": (3, 2), "W": (2, 4), "b": (1, 4), "A": (4, 3)}
     report = claim_proven_for_all_sizes(parse(expression), wrt, parse(claim), shapes, upstream)
     assert (report is not None and report.proven) == proven
+
+
+def test_an_input_that_reaches_no_output_is_allowed():
+    d = derive_program("X : n x m; W : m x d; V : n x m; Y = X @ W; L = sum(Y)", sizes={"n": 2, "m": 3, "d": 2})
+    assert d.status == "verified" and "V" not in d.closed_forms and d.shapes["V"] == (2, 3)
+
+
+def test_an_output_that_depends_on_no_input_is_refused():
+    with pytest.raises(BadInput, match="depends on no input"):
+        derive_program("X : n x m; Y = X.T; L = sum(ones(2, 2))", sizes={"n": 2, "m": 3})
+
+
+def test_identity_and_ones_in_a_contribution_get_symbolic_sizes():
+    d = derive_program("X : n x n; L = trace(X) + sum(X)", sizes={"n": 2})
+    assert d.status == "verified" and d.proven_for_all_sizes
