@@ -147,9 +147,10 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
         description="Check a derivation written in index notation, step by step: each step is "
                     "proven for all sizes, or checked at every size up to K, or shown false with a "
                     "counterexample.  The file format is described in README.md.",
-        epilog="Exit status: 0 every step proven for all sizes, 1 a step false or not proven, "
-               "2 the file cannot be read or does not make sense as stated (a product that does "
-               "not conform, a derivative of the upstream gradient), 3 the time limit ran out first.")
+        epilog="Exit status: 0 every step proven for all sizes; 1 a step false, with a counterexample; "
+               "3 none false but a step not proven (checked at concrete sizes only), or the time limit "
+               "ran out first; 2 the file cannot be read or does not make sense as stated (a product "
+               "that does not conform, a derivative of the upstream gradient).")
     prove_parser.add_argument("file", metavar="FILE", help="the derivation, e.g. examples/note_section3.sd")
     prove_parser.add_argument("--k", metavar="K", default="3",
                               help="check unproven steps at every size from 1 to K (default 3, at most 6)")
@@ -445,7 +446,10 @@ def _run(argv: list[str], stdout: TextIO) -> int:
             _prove_summary(report, args.file, stdout)
         if report.error:  # the derivation cannot be checked as stated: bad input
             return int(ExitStatus.BAD_INPUT)
-        return int(ExitStatus.VERIFIED if report.proven else ExitStatus.REFUTED)
+        if report.proven:
+            return int(ExitStatus.VERIFIED)
+        # false only with a counterexample; a step that is only checked is undecided
+        return int(ExitStatus.REFUTED if report.first_false is not None else ExitStatus.UNDECIDED)
     max_work = size_argument("--max-work", args.max_work)
     if command in ("derive", "check"):
         text = _program_text(args)

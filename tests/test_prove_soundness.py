@@ -197,3 +197,15 @@ def test_the_document_says_what_the_witness_covered():
 
 def test_an_unchecked_step_does_not_claim_coverage():
     assert CHECKED != PROVEN  # the verdict names stay distinct
+
+
+def test_prove_exits_3_for_a_step_checked_but_not_proven(tmp_path, capsys):
+    """Not proven is not false: no counterexample, so exit 3 (undecided), not 1."""
+    path = tmp_path / "checked.sd"
+    # equal at every size up to K = 3 (the extra sum is empty there), false at k = 5: the
+    # prover cannot prove it, the witness finds no counterexample, so it is undecided
+    path.write_text(DEPENDENT + "\nsum(r=4..n, X[r,1])\n  = sum(r=4..n, X[r,1]) + sum(r=5..k, X[r,1])\n",
+                    encoding="utf-8")
+    code = main(["prove", str(path)])
+    out = capsys.readouterr().out
+    assert code == 3 and "not proven" in out and "FALSE" not in out
