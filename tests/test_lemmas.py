@@ -77,3 +77,23 @@ def test_lemma_data_names_the_rule_and_its_proof():
     data = lemmas._lemma("tanh", 0, (), None).data()
     assert data["proven_for_all_sizes"] is True and data["proof"]["steps"][0]["verdict"] == PROVEN
     assert "tanh" in data["statement"] and data["rule"].startswith("Y = tanh(A)")
+
+
+@pytest.mark.parametrize("case", CASES + [("inv", 0, (), None), ("det", 0, (), None)],
+                         ids=lambda c: f"{c[0]}-{c[1]}-{c[2]}-{c[3]}")
+def test_each_lemma_mutated_is_refuted(case, monkeypatch):
+    """Every rule, its result doubled: the lemma must be refuted with a counterexample."""
+    operation, argument = case[0], case[1]
+    original = rules._RULES[operation]
+    rule = original[argument]
+    doubled = replace(rule, vjp=lambda G, node, shapes, out, vjp=rule.vjp:
+                      Hadamard(rules.Number(Fraction(2)), vjp(G, node, shapes, out)))
+    monkeypatch.setitem(rules._RULES, operation, original[:argument] + (doubled,) + original[argument + 1:])
+    lemmas._lemma.cache_clear()
+    try:
+        lemma = lemmas._lemma(*case)
+        assert not lemma.proven
+        step = lemma.report.steps[-1]
+        assert step.verdict == FALSE and step.counterexample["reason"] == "the two sides differ"
+    finally:
+        lemmas._lemma.cache_clear()
