@@ -5,6 +5,7 @@
     python benchmarks/bench.py --budget 30     # seconds the naive route may take per size
     python benchmarks/bench.py --repeat 5      # runs per measurement, the fastest kept (default 3)
     python benchmarks/bench.py --estimates     # the work estimate against measured time, on a table
+    python benchmarks/bench.py --networks      # programs of named steps: the two-layer network, tanh, trace
     python benchmarks/bench.py --estimates --match '@ W'   # only the expressions containing '@ W'
 
 Each measurement runs in a fresh Python process, so that its wall time and
@@ -73,6 +74,19 @@ W = symengine.DenseMatrix(n, n, [symengine.Symbol(f"W_{i},{j}") for i in range(n
 G = symengine.DenseMatrix(n, n, [symengine.Symbol(f"G_{i},{j}") for i in range(n) for j in range(n)])
 a, b = G * W.T, X.T * G
 """,
+    "mlp": """
+from symderive.network import derive_program
+d = derive_program(MLP, sizes=MLP_SIZES[n])
+assert d.verified and d.proven_for_all_sizes, d.status
+""",
+    "tanh16": """
+r = derive("tanh(X @ W)", shapes={"X": (n, n), "W": (n, n)})
+assert r.verified
+""",
+    "trace16": """
+r = derive("trace(A @ X @ B)", shapes={"A": (n, n), "X": (n, n), "B": (n, n)})
+assert r.verified
+""",
     "general_proof": """
 reports = prove_matmul("X", "W")
 assert all(r.proven for r in reports.values())
@@ -88,6 +102,8 @@ import sympy, symengine
 from symderive import derive
 from symderive.general import prove_matmul
 n = {n}
+MLP = {mlp!r}
+MLP_SIZES = {{4: {{"n": 4, "m": 3, "h": 5, "k": 2}}, 64: {{"n": 64, "m": 64, "h": 64, "k": 10}}}}
 start = time.perf_counter()
 {body}
 seconds = time.perf_counter() - start
@@ -99,7 +115,7 @@ def measure(kind: str, n: int, budget: float, repeat: int = 1) -> dict | None:
     """Run a measurement in fresh child processes, ``repeat`` times, and keep the
     fastest (noise from other work on the machine only ever adds time; the peak
     memory is the largest seen); None when a run exceeds ``budget`` seconds."""
-    code = WRAPPER.format(root=str(ROOT), n=n, body=CHILD[kind])
+    code = WRAPPER.format(root=str(ROOT), n=n, body=CHILD[kind], mlp=MLP)
     runs = []
     for _ in range(repeat):
         try:
@@ -221,6 +237,44 @@ def estimates(budget: float, repeat: int, match: str = "") -> int:
     return 0 if not broken else 1
 
 
+# The two-layer network of issue 12, as a program of named steps.
+MLP = ("X : n x m; W1 : m x h; b1 : 1 x h; W2 : h x k; b2 : 1 x k; T : n x k\n"
+       "Z = X @ W1 + b1; H = tanh(Z); Y = H @ W2 + b2; L = sum((Y - T) ** 2) / 2")
+
+
+def program_command_time(repeat: int = 1) -> float:
+    """Wall time of ``python -m symderive derive MLP --size ...`` at (4, 3, 5, 2),
+    start to written files (document included), the fastest of ``repeat`` runs."""
+    import tempfile
+
+    times = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as folder:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "symderive", "derive", MLP, "--size", "n=4", "--size", "m=3",
+                            "--size", "h=5", "--size", "k=2", "--out", folder],
+                           cwd=ROOT, capture_output=True, check=True)
+            times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def networks(budget: float, repeat: int) -> int:
+    """Issue 12's speed figures, measured side by side in one run."""
+    default = command_time(repeat)
+    program = program_command_time(repeat)
+    print(f"python -m symderive --n 3 --m 2 --d 4 (the default command): {default:.2f} s")
+    print(f"python -m symderive derive MLP at (n, m, h, k) = (4, 3, 5, 2), document included: {program:.2f} s "
+          f"({program / default:.1f}x the default command; target at most 4x)")
+    xw = measure("symderive", 64, budget, repeat)
+    mlp = measure("mlp", 64, budget, repeat)
+    ratio = f"{mlp['seconds'] / xw['seconds']:.1f}x" if mlp and xw else "-"
+    print(f"Y = X W at (64, 64, 64): {show(xw)}")
+    print(f"MLP at (64, 64, 64, 10), derived, proven and checked: {show(mlp)} ({ratio} Y = X W; target at most 3x)")
+    for kind, text in (("tanh16", "tanh(X @ W)"), ("trace16", "trace(A @ X @ B)")):
+        print(f"derive {text} at 16 x 16: {show(measure(kind, 16, budget, repeat))} (target under 2 s)")
+    return 0
+
+
 def command_time(repeat: int = 1) -> float:
     """Wall time of ``python -m symderive --n 3 --m 2 --d 4``, start to written files
     (the fastest of ``repeat`` runs)."""
@@ -250,12 +304,16 @@ def main(argv=None) -> int:
                              "fastest kept (default 3)")
     parser.add_argument("--estimates", action="store_true",
                         help="print the work estimate against measured time on a table of expressions")
+    parser.add_argument("--networks", action="store_true",
+                        help="print only issue 12's figures: programs of named steps against Y = X W")
     parser.add_argument("--match", default="", metavar="TEXT",
                         help="with --estimates, only the expressions containing TEXT")
     args = parser.parse_args(argv)
     repeat = max(1, args.repeat)
     if args.estimates:
         return estimates(args.budget, repeat, args.match)
+    if args.networks:
+        return networks(args.budget, repeat)
 
     print(f"each figure: the fastest of {repeat} fresh-process runs (the naive route: one run)")
     proof = measure("general_proof", 0, args.budget, repeat)
@@ -284,7 +342,8 @@ def main(argv=None) -> int:
     print(f"skipped: took longer than the budget of {args.budget:g} s (the naive route is not tried "
           "at larger sizes once it has been skipped).  growth: symderive's time over the previous "
           "size's; doubling every size multiplies the answer's 2*n*m*d terms by 8.")
-    return 0
+    print()
+    return networks(args.budget, repeat)
 
 
 if __name__ == "__main__":
