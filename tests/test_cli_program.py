@@ -64,3 +64,26 @@ def test_a_file_and_an_expression_together_are_refused(tmp_path):
     assert code == 2 and "not both" in err
     code, _, err = run("check", "--file", str(tmp_path / "missing.sd"), "--wrt", "W1", "--claim", "X")
     assert code == 2 and "does not exist" in err
+
+
+def test_derive_the_network_as_json_writes_both_forms(tmp_path):
+    code, out, _ = run("derive", MLP, *SIZES, "--json", "--out", str(tmp_path))
+    report = json.loads(out)
+    assert code == 0 and report["verified"] is True and report["proven_for_all_sizes"] is True
+    assert set(report["closed_forms"]) >= {"X", "W1", "b1", "W2", "b2"}
+    assert report["closed_forms"]["W2"] == "H.T @ (Y - T)"
+    assert all(lemma["proof"]["steps"] for lemma in report["lemmas"])  # every lemma's proof is in --json
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["L_n4_m3_h5_k2.tex", "L_n4_m3_h5_k2_fragment.tex"]
+    again = tmp_path / "again"
+    again.mkdir()
+    run("derive", MLP, *SIZES, "--out", str(again))
+    assert (again / written[0]).read_bytes() == (tmp_path / written[0]).read_bytes()  # deterministic
+
+
+def test_derive_summary_says_what_was_proven(tmp_path):
+    code, out, _ = run("derive", MLP, *SIZES, "--out", str(tmp_path))
+    assert code == 0 and "dZ += dH * (1 - H**2)" in out and "10 of 10 lemmas proven for all sizes" in out
+    code, out, _ = run("derive", "A : n x n; B : n x n; Y = inv(A) @ B; L = trace(Y)", "--size", "n=2",
+                       "--out", str(tmp_path))
+    assert code == 0 and "not proven for all sizes" in out and "inv" in out
