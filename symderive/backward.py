@@ -191,6 +191,18 @@ def _expand(node: Expr, named: dict[str, Expr]) -> Expr:
     return node
 
 
+def _ones_beside(ones: Expr, other: tuple) -> Expr:
+    """ones(r, c) in an entrywise product with a matrix of shape ``other``: along an
+    axis where the other is not 1 the two agree, so the size is the other's name;
+    where the other is 1 (broadcast) nothing says which size is meant, and the
+    number stays (a statement about that size only)."""
+    from .expr import Ones
+
+    rows = 1 if ones.rows == 1 else other[0] if other[0] != 1 else ones.rows
+    cols = 1 if ones.cols == 1 else other[1] if other[1] != 1 else ones.cols
+    return Ones(rows, cols)
+
+
 def symbolic_constants(node: Expr, decl: Declarations, shape: tuple | None = None) -> Expr:
     """As :func:`_symbolic_constants`, and a bare ones(r, c) or eye(k) where a
     matrix of ``shape`` is expected (the whole contribution eye(2) of trace) gets
@@ -206,6 +218,11 @@ def symbolic_constants(node: Expr, decl: Declarations, shape: tuple | None = Non
             return Neg(symbolic_constants(node.operand, decl, shape))
         if isinstance(node, Hadamard) and isinstance(node.left, Number):
             return Hadamard(node.left, symbolic_constants(node.right, decl, shape))
+        if isinstance(node, Hadamard) and (isinstance(node.left, Ones) or isinstance(node.right, Ones)):
+            # the ones span the whole result (the other side is the same shape or broadcast)
+            left = Ones(*shape) if isinstance(node.left, Ones) else _symbolic_constants(node.left, decl)
+            right = Ones(*shape) if isinstance(node.right, Ones) else _symbolic_constants(node.right, decl)
+            return Hadamard(left, right)
         if isinstance(node, (Add, Sub)):
             return node.rebuild(symbolic_constants(node.left, decl, shape),
                                 symbolic_constants(node.right, decl, shape))
@@ -236,13 +253,42 @@ def _symbolic_constants(node: Expr, decl: Declarations) -> Expr:
         children = (left, right)
     elif isinstance(node, Hadamard):
         left, right = children
-        if isinstance(right, Ones) and not isinstance(left, (Ones, Identity)):
-            right = Ones(*matrix_shape(left, decl))
+        if isinstance(left, Ones) and not isinstance(right, (Ones, Identity, Number)):
+            left = _ones_beside(left, matrix_shape(right, decl))
+        if isinstance(right, Ones) and not isinstance(left, (Ones, Identity, Number)):
+            right = _ones_beside(right, matrix_shape(left, decl))
         if isinstance(right, Identity) and not isinstance(left, (Ones, Identity)):
             right = Identity(matrix_shape(left, decl)[0] if matrix_shape(left, decl)[0] != 1
                              else matrix_shape(left, decl)[1])
         children = (left, right)
     return node.rebuild(*children)
+
+
+def fixed_sizes(node: Expr) -> list[Expr]:
+    """The ones(r, c) and eye(k) in ``node`` whose sizes are still numbers other than 1:
+    a statement with them is about those sizes, not about all sizes."""
+    from .expr import Identity, Ones
+
+    found = []
+    for sub in walk(node):
+        if isinstance(sub, Ones) and any(isinstance(d, int) and d != 1 for d in (sub.rows, sub.cols)):
+            found.append(sub)
+        elif isinstance(sub, Identity) and isinstance(sub.size, int) and sub.size != 1:
+            found.append(sub)
+    return found
+
+
+def symbolic_closed_forms(bp: "BackwardPass") -> dict[str, Expr]:
+    """Each input's gradient summed from the steps' contributions with sizes as names
+    (ones(1, n), not ones(1, 4)); empty unless every step has such a contribution."""
+    if not bp.steps or any(step.symbolic_contribution is None for step in bp.steps):
+        return {}
+    sums: dict[str, Expr] = {}
+    for step in bp.steps:
+        part = step.symbolic_contribution
+        sums[step.argument] = Add(sums[step.argument], part) if step.argument in sums else part
+    named = {bp.gradient_names[name]: value for name, value in sums.items()}
+    return {name: _expand(sums[name], named) for name in bp.program.inputs if name in sums}
 
 
 def _prove_step(backward: BackwardStep, expression: Expr, symbolic_shapes: dict[str, tuple],
@@ -260,6 +306,11 @@ def _prove_step(backward: BackwardStep, expression: Expr, symbolic_shapes: dict[
         claim = symbolic_constants(claim, context, symbolic_shapes[backward.argument])
     except Unreadable as problem:
         backward.proof_error = str(problem)
+        return
+    fixed = fixed_sizes(claim)
+    if fixed:
+        backward.proof_error = (f"the contribution has sizes fixed as numbers ({fixed[0]}), so it is a "
+                                "statement about these sizes, not all sizes")
         return
     backward.symbolic_contribution = claim
     if scalar_output:

@@ -37,7 +37,7 @@ EPILOG = ("Exit status: 0 verified, every identity checked exactly; 1 refuted, w
           "two sides differ and both values, or shapes that differ; 3 undecided, none refuted but an entry "
           "the exact check could not decide (or an exact check the numeric witness contradicts, an internal "
           "inconsistency), or the time limit ran out first (nothing written); 2 bad input (or, with --pdf, "
-          "no LaTeX engine or a failed compilation).")
+          "no LaTeX engine or a failed compilation); 4 an internal error of symderive's (please report it).")
 EXIT = {VERIFIED: ExitStatus.VERIFIED, REFUTED: ExitStatus.REFUTED, UNDECIDED: ExitStatus.UNDECIDED}
 
 
@@ -671,6 +671,10 @@ def _program_check_summary(result, stream: TextIO) -> None:
             print(f"  {found['reason']}", file=stream)
     else:
         print(f"  UNDECIDED: {result.method}", file=stream)
+        found = result.verdict.counterexample
+        if found is not None:
+            print(f"  entry {found.index} is undecided: derived {found.lhs}, claimed {found.rhs}; their "
+                  f"difference could be neither brought to 0 nor shown nonzero", file=stream)
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
@@ -696,6 +700,12 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     except KeyboardInterrupt:
         print("symderive: interrupted; no file was written or changed", file=stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 - a bug of symderive's, never a verdict
+        if os.environ.get("SYMDERIVE_DEBUG"):
+            raise
+        print(f"symderive: internal error ({type(error).__name__}: {error}); nothing was decided and no "
+              "file was written; please report it (SYMDERIVE_DEBUG=1 shows the traceback)", file=stderr)
+        return int(ExitStatus.INTERNAL_ERROR)
 
 
 def run() -> None:

@@ -16,6 +16,7 @@ class ExitStatus(enum.IntEnum):
     UNDECIDED = 3  # none refuted, but not all verified: an entry the kernel could not decide,
     #                or an exact check the numeric witness contradicts (an internal inconsistency),
     #                or the run's time limit ran out first (nothing written)
+    INTERNAL_ERROR = 4  # a bug of symderive's: nothing decided, nothing written; never a verdict
 
 
 class SymderiveError(Exception):

@@ -33,7 +33,8 @@ from typing import Any, Mapping
 import sympy
 
 from . import build, numeric, verify
-from .backward import BackwardPass, backward_pass, inline, recognize, substitute
+from .backward import (BackwardPass, backward_pass, inline, recognize, substitute,
+                       symbolic_closed_forms)
 from .errors import BadInput
 from .expr import Expr, Name, Number, names_in, walk
 from .index import Declarations, Derivation, Entry, Step as IndexStep
@@ -271,8 +272,10 @@ def derive_program(program: str | Program, *, sizes: Mapping[str, int] | None = 
         witness_shapes[upstream_name] = out_shape
     # one witness per input, each at a fixed random sample of at most PROGRAM_WITNESS_ENTRIES entries
     # (the whole program is evaluated at 50 digits for each: the costliest part at 64)
-    witnesses = {name: numeric.witness(inlined, name, inline(form, program), witness_shapes, upstream_name,
-                                       max_entries=PROGRAM_WITNESS_ENTRIES)
+    from .pipeline import _for_numpy  # adj, which the numeric witness does not know, as a polynomial
+
+    witnesses = {name: numeric.witness(inlined, name, _for_numpy(inline(form, program), witness_shapes),
+                                       witness_shapes, upstream_name, max_entries=PROGRAM_WITNESS_ENTRIES)
                  for name, form in bp.closed_forms.items()}
     exact, note = _end_to_end(program, bp, inlined, input_shapes, upstream_name, out_shape, end_to_end)
     return ProgramDerivation(written, dict(sizes or {}), concrete, symbolic, upstream_name, bp, local,
@@ -314,7 +317,9 @@ def claim_proven_for_all_sizes(expression: Expr, wrt: str, claim: Expr, shapes: 
     bp = backward_pass(program, concrete, upstream, symbolic, size_names)
     if not bp.proven_for_all_sizes or wrt not in bp.closed_forms:
         return None
-    derived = bp.closed_forms[wrt]  # in the named arguments U1, ..., as the recognised claim is
+    derived = symbolic_closed_forms(bp).get(wrt)  # in U1, ..., as the recognised claim is; sizes as names
+    if derived is None:
+        return None
     if upstream is not None:
         symbolic[upstream] = symbolic[program.output]
     definitions = {step.expression: step.name for step in program.steps}
@@ -484,7 +489,10 @@ def check_program(program: str | Program, wrt: str, claim: str | Expr, *,
     recognized = recognize(claim_tree, definitions)
     program = derivation.backward.program  # with U1, U2, ... where symderive named arguments
     verdict, method, counterexample = _compare(program, derivation, recognized, derived, shapes_all, wanted)
-    proof = _claim_proof(derivation, recognized, derived) if verdict.holds else None
+    symbolic = symbolic_closed_forms(derivation.backward).get(wrt)
+    if symbolic is not None and derivation.introduced:
+        symbolic = _expand_names(symbolic, derivation.introduced)
+    proof = _claim_proof(derivation, recognized, symbolic) if verdict.holds and symbolic is not None else None
     return ProgramCheck(derivation, wrt, claim_tree, verdict, method, counterexample, proof)
 
 
@@ -525,7 +533,7 @@ def _compare(program: Program, derivation: ProgramDerivation, claim: Expr, deriv
     if found is not None and found.decided:
         return verdict, verdict.method, {"index": list(found.index), "derived": str(found.lhs),
                                          "claimed": str(found.rhs)}
-    return verify.Verdict(False, verdict.checked, verdict.method), verdict.method, None
+    return verdict, verdict.method, None  # undecided: the entry is in verdict.counterexample
 
 
 def _broadcast_to(matrix, shape: Shape):
@@ -555,7 +563,7 @@ def _claim_proof(derivation: ProgramDerivation, claim: Expr, derived: Expr) -> P
 
 def _claim_proof_at(symbolic: dict[str, tuple], claim: Expr, derived: Expr) -> ProofReport | None:
     """derived[i,j] = claim[i,j] for all sizes, the names as matrices of the given symbolic shapes."""
-    from .backward import symbolic_constants
+    from .backward import fixed_sizes, symbolic_constants
 
     used = set(names_in(claim)) | set(names_in(derived))
     if not used <= set(symbolic):
@@ -568,6 +576,8 @@ def _claim_proof_at(symbolic: dict[str, tuple], claim: Expr, derived: Expr) -> P
         rows, cols = matrix_shape(derived, context)
     except Unreadable:
         return None
+    if fixed_sizes(derived) or fixed_sizes(claim):
+        return None  # ones(1, 4) that no neighbour names: a statement about these sizes only
     decl = Declarations(sizes=sizes, shapes=decl_shapes, ranges={"i": (1, rows), "j": (1, cols)})
     derivation_ = Derivation(decl, [IndexStep(Entry(derived, "i", "j"), "", 0, f"({derived})[i,j]"),
                                     IndexStep(Entry(claim, "i", "j"), "the claim", 0, f"({claim})[i,j]")],

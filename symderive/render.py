@@ -1149,7 +1149,8 @@ def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]
 
     notation = notation or Notation()
     bold, fraction = notation.bold, notation.upstream == "fraction"
-    program, bp = derivation.program, derivation.backward
+    bp = derivation.backward
+    program = bp.program  # with the arguments symderive named (U1 = X * 2), whose steps are shown
     output = program.output
     scalar = derivation.upstream_name is None
     names = list(program.inputs) + [name for name in program.step_names if name not in program.inputs]

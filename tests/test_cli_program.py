@@ -87,3 +87,45 @@ def test_derive_summary_says_what_was_proven(tmp_path):
     code, out, _ = run("derive", "A : n x n; B : n x n; Y = inv(A) @ B; L = trace(Y)", "--size", "n=2",
                        "--out", str(tmp_path))
     assert code == 0 and "not proven for all sizes" in out and "inv" in out
+
+
+# --- found by a hostile reading of the first version -------------------------
+
+BIAS = "X : n x m; b : 1 x m; Y = X + b; L = sum(Y)"
+
+
+def test_a_claim_true_only_at_the_sizes_given_is_never_proven_for_all_sizes():
+    # dL/db = n * ones(1, m): 4 * ones(1, 3) holds at n = 4 only
+    code, out, _ = run("check", BIAS, "--size", "n=4", "--size", "m=3", "--wrt", "b", "--claim", "ones(1,3) * 4")
+    assert code == 0 and "VERIFIED" in out and "PROVEN" not in out and "not a proof for all sizes" in out
+    code, out, _ = run("check", BIAS, "--size", "n=5", "--size", "m=3", "--wrt", "b", "--claim", "ones(1,3) * 4")
+    assert code == 1 and "REFUTED" in out
+    code, out, _ = run("check", BIAS, "--size", "n=4", "--size", "m=4", "--wrt", "b", "--claim", "ones(1,4) * 4")
+    assert code == 0 and "PROVEN" not in out
+
+
+@pytest.mark.parametrize("program, sizes", [
+    ("X : n x m; Y = exp(X * 2); L = sum(Y)", ["--size", "n=2", "--size", "m=3"]),  # a named argument U1
+    ("A : n x n; L = det(A)", ["--size", "n=2"]),  # det's adjugate in the numeric witness
+    ("X : n x m; s = sum(X); Y = X * s; L = sum(Y)", ["--size", "n=3", "--size", "m=2"]),  # a 1 x 1 step
+])
+def test_programs_that_once_crashed_or_were_called_false_derive(tmp_path, program, sizes):
+    code, out, err = run("derive", program, *sizes, "--out", str(tmp_path))
+    assert code == 0 and "Traceback" not in err and "(false)" not in out and "VERIFIED" in out
+
+
+def test_an_internal_error_is_exit_4_never_a_verdict(monkeypatch):
+    import symderive.network as network
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(network, "derive_program", broken)
+    code, out, err = run("check", BIAS, "--size", "n=4", "--size", "m=3", "--wrt", "b", "--claim", "ones(1,3) * 4")
+    assert code == 4 and out == "" and "internal error" in err and "Traceback" not in err
+
+
+def test_an_undecided_claim_names_its_entry():
+    code, out, _ = run("check", "X : n x m; Y = X * X; L = sum(sqrt(Y))", "--size", "n=3", "--size", "m=2",
+                       "--wrt", "X", "--claim", "ones(3, 2)")
+    assert code == 3 and "UNDECIDED" in out and "entry (1, 1) is undecided" in out
