@@ -207,7 +207,8 @@ def symbolic_constants(node: Expr, decl: Declarations, shape: tuple | None = Non
     """As :func:`_symbolic_constants`, and a bare ones(r, c) or eye(k) where a
     matrix of ``shape`` is expected (the whole contribution eye(2) of trace) gets
     that shape's size names."""
-    from .expr import Hadamard, Identity, Neg, Ones
+    from .expr import Hadamard, Identity, MatMul, Neg, Ones
+    from .prove import matrix_shape
 
     if shape is not None:
         if isinstance(node, Ones):
@@ -226,6 +227,12 @@ def symbolic_constants(node: Expr, decl: Declarations, shape: tuple | None = Non
         if isinstance(node, (Add, Sub)):
             return node.rebuild(symbolic_constants(node.left, decl, shape),
                                 symbolic_constants(node.right, decl, shape))
+        if isinstance(node, MatMul) and isinstance(node.left, Ones) and not isinstance(node.right, (Ones, Identity)):
+            right = _symbolic_constants(node.right, decl)
+            return MatMul(Ones(shape[0], matrix_shape(right, decl)[0]), right)
+        if isinstance(node, MatMul) and isinstance(node.right, Ones) and not isinstance(node.left, (Ones, Identity)):
+            left = _symbolic_constants(node.left, decl)
+            return MatMul(left, Ones(matrix_shape(left, decl)[1], shape[1]))
     return _symbolic_constants(node, decl)
 
 

@@ -572,12 +572,18 @@ def _claim_proof_at(symbolic: dict[str, tuple], claim: Expr, derived: Expr) -> P
     sizes = sorted({d for shape in decl_shapes.values() for d in shape if isinstance(d, str)})
     context = Declarations(sizes=sizes, shapes=decl_shapes)
     try:
-        derived, claim = symbolic_constants(derived, context), symbolic_constants(claim, context)
+        derived = symbolic_constants(derived, context)
         rows, cols = matrix_shape(derived, context)
+        claim = symbolic_constants(claim, context, (rows, cols))
     except Unreadable:
         return None
     if fixed_sizes(derived) or fixed_sizes(claim):
         return None  # ones(1, 4) that no neighbour names: a statement about these sizes only
+    from .expr import Identity, Ones
+
+    for node in list(walk(derived)) + list(walk(claim)):  # sizes only ones(n, k) or eye(n) mention
+        dims = (node.rows, node.cols) if isinstance(node, Ones) else (node.size,) if isinstance(node, Identity) else ()
+        sizes = sorted(set(sizes) | {d for d in dims if isinstance(d, str)})
     decl = Declarations(sizes=sizes, shapes=decl_shapes, ranges={"i": (1, rows), "j": (1, cols)})
     derivation_ = Derivation(decl, [IndexStep(Entry(derived, "i", "j"), "", 0, f"({derived})[i,j]"),
                                     IndexStep(Entry(claim, "i", "j"), "the claim", 0, f"({claim})[i,j]")],

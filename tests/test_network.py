@@ -120,3 +120,14 @@ def test_an_output_that_depends_on_no_input_is_refused():
 def test_identity_and_ones_in_a_contribution_get_symbolic_sizes():
     d = derive_program("X : n x n; L = trace(X) + sum(X)", sizes={"n": 2})
     assert d.status == "verified" and d.proven_for_all_sizes
+
+
+@pytest.mark.parametrize("claim, proven", [
+    ("ones(4, 2) @ W.T", True),  # the ones are forced: rows of the gradient, columns of W.T
+    ("ones(4, 3) * 2", False),  # wrong: refuted, never proven
+])
+def test_ones_forced_by_the_shapes_are_sizes_for_all_sizes(claim, proven):
+    from symderive import check
+
+    result = check("sum(X @ W)", "X", claim, shapes={"X": (4, 3), "W": (3, 2)})
+    assert result.for_all_sizes == proven and result.holds == proven
