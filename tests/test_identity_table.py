@@ -15,6 +15,11 @@ and the mark must go when they are fixed (a strict xfail that passes fails).
 ``test_summary`` reports the counts (oracle truth by category, symderive's
 answers, undecided rows, the slowest row) in the summary at the end of the
 pytest report.
+
+The module's tests form one xdist group: under pytest-xdist they run in one
+worker, in order, so that ``test_summary`` finds every row's answer already
+computed (cached by ``outcome`` and ``truth_of``) instead of checking the whole
+table again.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ import pytest
 import oracle
 from identity_table import ROWS, Row
 from symderive import check
+
+pytestmark = pytest.mark.xdist_group("identity_table")
 
 BUDGET = 30.0  # seconds of wall time per row
 
