@@ -787,14 +787,26 @@ def prose_latex(text: object) -> str:
 
 
 def template_dir() -> Path:
-    """Where the templates are: inside an installed package, or the repository's templates/."""
+    """Where the templates are: the source checkout's templates/, else the installed package's.
+
+    A source checkout (the package imported from a folder that also holds
+    pyproject.toml and templates/) uses its own templates/ first.  Asking
+    importlib for ``symderive.templates`` there can answer with another
+    checkout's folder: an editable install maps that name to the templates of
+    whichever checkout was installed, not of the one imported.  An installed
+    wheel has no such sibling folder and carries the templates as the package
+    data ``symderive/templates`` (pyproject.toml's package-dir mapping).
+    """
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "templates" / "document.tex.j2").is_file():
+        return checkout / "templates"
     try:
         packaged = resources.files("symderive.templates")
         if packaged.joinpath("document.tex.j2").is_file():
             return Path(str(packaged))
     except ModuleNotFoundError:
         pass
-    return Path(__file__).resolve().parent.parent / "templates"
+    return checkout / "templates"
 
 
 def environment() -> jinja2.Environment:

@@ -40,3 +40,30 @@ def compile_latex(source: str, folder: Path, name: str = "doc") -> tuple[int, st
     )
     log = (folder / f"{name}.log").read_text(encoding="latin-1") if (folder / f"{name}.log").exists() else ""
     return done.returncode, log
+
+
+# --------------------------------------------------------------------------- report lines
+
+REPORT_PROPERTY = "symderive report"
+
+
+@pytest.fixture
+def report_lines(request):
+    """``report_lines(text)``: show ``text`` in the terminal summary at the end of the run.
+
+    The text travels with the test's result (a user property), so it is shown
+    also when the test ran in a pytest-xdist worker, whose own output pytest
+    does not show."""
+    def add(text: str) -> None:
+        request.node.user_properties.append((REPORT_PROPERTY, text))
+    return add
+
+
+def pytest_terminal_summary(terminalreporter):
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for key, text in getattr(report, "user_properties", ()):
+                if key == REPORT_PROPERTY:
+                    terminalreporter.write_line(text)

@@ -13,7 +13,13 @@ KNOWN_DISAGREEMENTS and marked xfail(strict=True): they are bugs, kept visible,
 and the mark must go when they are fixed (a strict xfail that passes fails).
 
 ``test_summary`` reports the counts (oracle truth by category, symderive's
-answers, undecided rows, the slowest row) as a line of the pytest report.
+answers, undecided rows, the slowest row) in the summary at the end of the
+pytest report.
+
+The module's tests form one xdist group: under pytest-xdist they run in one
+worker, in order, so that ``test_summary`` finds every row's answer already
+computed (cached by ``outcome`` and ``truth_of``) instead of checking the whole
+table again.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ import pytest
 import oracle
 from identity_table import ROWS, Row
 from symderive import check
+
+pytestmark = pytest.mark.xdist_group("identity_table")
 
 BUDGET = 30.0  # seconds of wall time per row
 
@@ -181,7 +189,7 @@ def test_rows_state_no_truth():
     assert set(Row.__dataclass_fields__) == {"expression", "wrt", "claim", "shapes", "note", "category"}
 
 
-def test_summary(capsys):
+def test_summary(report_lines):
     """Counts for the report: the oracle's truth by category, symderive's answers, times."""
     truths = {i: truth_of(i).holds for i in range(len(ROWS))}
     answers = {i: outcome(i) for i in range(len(ROWS))}
@@ -207,8 +215,7 @@ def test_summary(capsys):
     ]
     for i in disagreeing:
         lines.append(f"    {i:03d} {judge(truths[i], answers[i][0])}: {ROWS[i].command()}")
-    with capsys.disabled():  # a line of the pytest report, shown without -s
-        print("\n" + "\n".join(lines))
+    report_lines("\n".join(lines))  # in the report's summary, shown without -s and from xdist workers
     # the summary agrees with the per-row tests: the only disagreements are the known ones
     assert {_key(ROWS[i]) for i in disagreeing} == set(KNOWN_DISAGREEMENTS)
 

@@ -24,6 +24,7 @@ from fractions import Fraction
 from typing import Callable
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,10 @@ from symderive import BadInput, check, derive
 from symderive.expr import (Add, Call, Div, Expr, Hadamard, MatMul, Name, Neg, Number, Power, Sub,
                             Transpose)
 from symderive.parse import parse
+
+# Under pytest-xdist these tests run in one worker: Hypothesis caches what it reads of
+# the source (.hypothesis/constants/), and two processes must not write it at once.
+pytestmark = pytest.mark.xdist_group("hypothesis")
 
 # --------------------------------------------------------------------------- profiles
 
