@@ -22,7 +22,7 @@ import pytest
 import sympy
 
 from symderive.derivation_file import read_derivation
-from symderive.expr import Add, MatMul, Name, Sub, Transpose
+from symderive.expr import Add, MatMul, Name, Transpose
 from symderive.general import matmul_proof_text
 from symderive.index import Delta, Derivative, Entry, Neg, Num, Plus, Scalar, Sum, Times
 from symderive.parse import ParseError

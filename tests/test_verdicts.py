@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 import sympy
 
-import symderive
 from symderive import check, derive, numeric, pipeline, verify
-from symderive.cli import EPILOG, main
+from symderive.cli import main
 from symderive.errors import ExitStatus
 from symderive.numeric import NumericWitness
 from symderive.parse import parse
