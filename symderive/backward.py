@@ -33,7 +33,8 @@ from .program import Program
 from .prove import ProofReport, Unreadable, check_derivation
 from .shapes import Shape, node_shapes
 
-__all__ = ["BackwardStep", "BackwardPass", "backward_pass", "substitute", "recognize", "inline"]
+__all__ = ["BackwardStep", "BackwardPass", "backward_pass", "substitute", "recognize", "inline",
+           "expand_names", "symbolic_gradients", "symbolic_closed_forms"]
 
 ONE = Number(Fraction(1))
 
@@ -177,13 +178,14 @@ def backward_pass(program: Program, shapes: dict[str, Shape], upstream_name: str
     named = {gradient_names[name]: value for name, value in gradients.items()}
     for name in program.inputs:
         if name in gradients:
-            closed[name] = _expand(gradients[name], named)
+            closed[name] = expand_names(gradients[name], named)
     return BackwardPass(program, upstream_name, gradient_names, steps, gradients, closed,
                         sorted(used_lemmas.values(), key=lambda lemma: lemma.name))
 
 
-def _expand(node: Expr, named: dict[str, Expr]) -> Expr:
-    """Replace gradient names by their values until none is left."""
+def expand_names(node: Expr, named: dict[str, Expr]) -> Expr:
+    """Replace the names in ``named`` (gradients dZ, or named arguments U1) by their
+    values until none is left."""
     for _ in range(len(named) + 1):
         if not any(isinstance(sub, Name) and sub.name in named for sub in walk(node)):
             return node
@@ -285,17 +287,23 @@ def fixed_sizes(node: Expr) -> list[Expr]:
     return found
 
 
-def symbolic_closed_forms(bp: "BackwardPass") -> dict[str, Expr]:
-    """Each input's gradient summed from the steps' contributions with sizes as names
-    (ones(1, n), not ones(1, 4)); empty unless every step has such a contribution."""
+def symbolic_gradients(bp: "BackwardPass") -> tuple[dict[str, Expr], dict[str, Expr]]:
+    """Each name's gradient (in gradient names) and each input's closed form (in
+    forward names), summed from the steps' contributions with sizes as names
+    (ones(1, n), not ones(1, 4)); both empty unless every step has such a contribution."""
     if not bp.steps or any(step.symbolic_contribution is None for step in bp.steps):
-        return {}
+        return {}, {}
     sums: dict[str, Expr] = {}
     for step in bp.steps:
         part = step.symbolic_contribution
         sums[step.argument] = Add(sums[step.argument], part) if step.argument in sums else part
     named = {bp.gradient_names[name]: value for name, value in sums.items()}
-    return {name: _expand(sums[name], named) for name in bp.program.inputs if name in sums}
+    return sums, {name: expand_names(sums[name], named) for name in bp.program.inputs if name in sums}
+
+
+def symbolic_closed_forms(bp: "BackwardPass") -> dict[str, Expr]:
+    """Each input's closed form with sizes as names (see :func:`symbolic_gradients`)."""
+    return symbolic_gradients(bp)[1]
 
 
 def _prove_step(backward: BackwardStep, expression: Expr, symbolic_shapes: dict[str, tuple],

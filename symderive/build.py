@@ -205,7 +205,9 @@ class Adjugate(sympy.MatrixExpr):
     transposed matrix of cofactors, det(A) inv(A) where A is invertible."""
 
     def __new__(cls, arg):
-        return sympy.Basic.__new__(cls, sympy.sympify(arg))
+        if not isinstance(arg, sympy.Basic):  # built from matrix expressions only, never from text
+            raise TypeError(f"adj of {type(arg).__name__}, not a SymPy matrix expression")
+        return sympy.Basic.__new__(cls, arg)
 
     @property
     def arg(self):

@@ -33,7 +33,7 @@ from typing import Any, Mapping
 import sympy
 
 from . import build, numeric, verify
-from .backward import (BackwardPass, backward_pass, inline, recognize, substitute,
+from .backward import (BackwardPass, backward_pass, expand_names, inline, recognize, substitute,
                        symbolic_closed_forms)
 from .errors import BadInput
 from .expr import Expr, Name, Number, names_in, walk
@@ -263,7 +263,7 @@ def derive_program(program: str | Program, *, sizes: Mapping[str, int] | None = 
         raise BadInput(f"the output {program.output} depends on no input of the program: "
                        "there is nothing to differentiate")
     if introduced:  # closed forms in the names the user wrote
-        bp.closed_forms = {name: _expand_names(form, introduced) for name, form in bp.closed_forms.items()}
+        bp.closed_forms = {name: expand_names(form, introduced) for name, form in bp.closed_forms.items()}
     local = _local_checks(program, bp, concrete)
     inlined = inline(Name(program.output), program)
     input_shapes = {name: concrete[name] for name in program.inputs}
@@ -325,14 +325,6 @@ def claim_proven_for_all_sizes(expression: Expr, wrt: str, claim: Expr, shapes: 
     definitions = {step.expression: step.name for step in program.steps}
     report = _claim_proof_at(symbolic, recognize(claim, definitions), derived)
     return report if report is not None and report.proven else None
-
-
-def _expand_names(node: Expr, definitions: dict[str, Expr]) -> Expr:
-    for _ in range(len(definitions) + 1):
-        if not any(isinstance(sub, Name) and sub.name in definitions for sub in walk(node)):
-            break
-        node = substitute(node, definitions)
-    return node
 
 
 def _local_checks(program: Program, bp: BackwardPass, concrete: dict[str, Shape]) -> list[LocalCheck]:
@@ -491,7 +483,7 @@ def check_program(program: str | Program, wrt: str, claim: str | Expr, *,
     verdict, method, counterexample = _compare(program, derivation, recognized, derived, shapes_all, wanted)
     symbolic = symbolic_closed_forms(derivation.backward).get(wrt)
     if symbolic is not None and derivation.introduced:
-        symbolic = _expand_names(symbolic, derivation.introduced)
+        symbolic = expand_names(symbolic, derivation.introduced)
     proof = _claim_proof(derivation, recognized, symbolic) if verdict.holds and symbolic is not None else None
     return ProgramCheck(derivation, wrt, claim_tree, verdict, method, counterexample, proof)
 

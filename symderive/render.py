@@ -1110,32 +1110,6 @@ def _program_proof(report, printer: ProgramIndexPrinter, identity: str | None = 
     return data
 
 
-def _symbolic_gradients(bp) -> tuple[dict, dict]:
-    """Each name's gradient (in gradient names) and each input's closed form (in
-    forward names), summed from the steps' contributions with sizes as names
-    (ones(1, n), not ones(1, 4)); empty where a step has no such contribution."""
-    from .backward import substitute
-    from .expr import Add, Name, walk
-
-    if not bp.steps or any(step.symbolic_contribution is None for step in bp.steps):
-        return {}, {}
-    sums: dict[str, Any] = {}
-    for step in bp.steps:
-        part = step.symbolic_contribution
-        sums[step.argument] = Add(sums[step.argument], part) if step.argument in sums else part
-    named = {bp.gradient_names[name]: value for name, value in sums.items()}
-    closed = {}
-    for name in bp.program.inputs:
-        if name in sums:
-            form = sums[name]
-            for _ in range(len(named) + 1):
-                if not any(isinstance(sub, Name) and sub.name in named for sub in walk(form)):
-                    break
-                form = substitute(form, named)
-            closed[name] = form
-    return sums, closed
-
-
 def _check_view(check) -> dict[str, Any] | None:
     if check is None:
         return None
@@ -1213,7 +1187,9 @@ def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]
                                                  "along": "both" if rows and cols else "rows" if rows else "columns"}
 
     # the backward pass, grouped by the forward step it walks back through
-    symbolic_sums, symbolic_closed = _symbolic_gradients(bp)
+    from .backward import symbolic_gradients
+
+    symbolic_sums, symbolic_closed = symbolic_gradients(bp)
     checks = {(check.step, check.argument): check for check in derivation.local_checks}
     lemma_numbers = {id(lemma): k for k, lemma in enumerate(bp.lemmas, start=1)}
     parts = Counter(step.argument for step in bp.steps)
