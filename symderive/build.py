@@ -16,6 +16,8 @@ import re
 import sympy
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
+from .kinks import kinked_template
+
 __all__ = ["symbol_names", "entry_indices", "matrix_of_symbols", "separates_indices", "explicit",
            "matrix_expression", "ELEMENTWISE_FUNCTIONS", "Adjugate"]
 
@@ -71,6 +73,10 @@ ELEMENTWISE_FUNCTIONS = {
     "cos": sympy.Lambda(_x, sympy.cos(_x)),
     "sqrt": sympy.Lambda(_x, sympy.sqrt(_x)),
 }
+# relu, abs, step, sign (and leaky_relu, with its slope) through the unit step
+# of symderive.kinks: derivatives that hold wherever the argument is not 0
+ELEMENTWISE_FUNCTIONS.update({name: sympy.Lambda(_x, kinked_template(name, _x))
+                              for name in ("relu", "abs", "step", "sign")})
 
 # inv, adj and det are expanded symbolically; past these sizes the expressions
 # are too large to differentiate and check in reasonable time (measured: inv of
@@ -111,6 +117,8 @@ def explicit(node, matrices: dict[str, sympy.MatrixBase]) -> sympy.ImmutableMatr
             result = sympy.ImmutableMatrix(matrices[sub.name])
         elif isinstance(sub, E.Number):
             result = sympy.ImmutableMatrix([[sympy.Rational(sub.value.numerator, sub.value.denominator)]])
+        elif isinstance(sub, E.Constant):
+            result = sympy.ImmutableMatrix([[sub.value]])
         elif isinstance(sub, E.Identity):
             result = sympy.ImmutableMatrix(sympy.eye(sub.size))
         elif isinstance(sub, E.Ones):
@@ -138,7 +146,9 @@ def explicit(node, matrices: dict[str, sympy.MatrixBase]) -> sympy.ImmutableMatr
         elif isinstance(sub, E.Transpose):
             result = value(sub.operand).T
         elif isinstance(sub, E.Call):
-            result = _call(sub.function, value(sub.argument))
+            result = _call(sub.function, value(sub.argument), sub.parameter)
+        elif isinstance(sub, E.Along):
+            result = along(sub.function, value(sub.argument), sub.axis)
         else:
             raise TypeError(f"cannot build the operation {type(sub).__name__}")
         memo[sub] = result = sympy.ImmutableMatrix(result)
@@ -169,7 +179,59 @@ def _applied(template: sympy.Expr, place: sympy.Dummy, value: sympy.Expr) -> sym
     return rebuild(template)
 
 
-def _call(function: str, arg: sympy.ImmutableMatrix) -> sympy.ImmutableMatrix:
+def _exp(a: sympy.Expr) -> sympy.Expr:
+    """e^a, left unevaluated unless a is a number (see :func:`_applied`)."""
+    return sympy.exp(a) if a.is_number else sympy.exp(a, evaluate=False)
+
+
+def _log(a: sympy.Expr) -> sympy.Expr:
+    return sympy.log(a) if a.is_number else sympy.log(a, evaluate=False)
+
+
+def _normalized(entries: list, function: str) -> list:
+    """softmax, log_softmax or logsumexp of one group of entries (a row, a
+    column, or all of them): e^a / sum e^b, a - log sum e^b, log sum e^b."""
+    total = sympy.Add(*[_exp(a) for a in entries])
+    if function == "softmax":
+        return [_exp(a) / total for a in entries]
+    if function == "log_softmax":
+        return [a - _log(total) for a in entries]
+    if function == "logsumexp":
+        return [_log(total)]
+    size = len(entries)
+    if function == "sum":
+        return [sympy.Add(*entries)]
+    if function == "mean":
+        return [sympy.Add(*entries) / size]
+    raise TypeError(f"cannot build the function {function} along an axis")
+
+
+def along(function: str, arg: sympy.MatrixBase, axis: int | None) -> sympy.ImmutableMatrix:
+    """``function`` applied to each column (axis 0), each row (axis 1) or all entries
+    (None) of ``arg``: a reduction gives one entry per group, softmax and
+    log_softmax one per entry."""
+    rows, cols = arg.rows, arg.cols
+    if axis is None:
+        found = _normalized(list(arg), function)
+        return sympy.ImmutableMatrix(rows, cols, found) if len(found) > 1 or rows * cols == 1 \
+            else sympy.ImmutableMatrix([[found[0]]])
+    if axis == 1:
+        groups = [_normalized([arg[i, j] for j in range(cols)], function) for i in range(rows)]
+        return sympy.ImmutableMatrix([row for row in groups])
+    groups = [_normalized([arg[i, j] for i in range(rows)], function) for j in range(cols)]
+    return sympy.ImmutableMatrix([list(column) for column in groups]).T
+
+
+def _call(function: str, arg: sympy.ImmutableMatrix, parameter=None) -> sympy.ImmutableMatrix:
+    if function == "leaky_relu":
+        place = sympy.Dummy("x")
+        template = kinked_template(function, place, parameter)
+        return arg.applyfunc(lambda a: _applied(template, place, a))
+    if function in ("mean", "softmax", "log_softmax", "logsumexp"):
+        return along(function, arg, None)
+    if function == "norm":  # the Frobenius norm
+        total = sympy.Add(*[a ** 2 for a in arg])
+        return sympy.ImmutableMatrix([[sympy.sqrt(total) if total.is_number else sympy.Pow(total, sympy.S.Half)]])
     if function in ELEMENTWISE_FUNCTIONS:
         # built once at a placeholder, each entry put in: building 1/(1 + e^-x) afresh
         # for every entry asks SymPy's assumptions the same questions each time
@@ -250,6 +312,14 @@ def matrix_expression(node, symbols: dict[str, sympy.MatrixSymbol], shapes: dict
     def convert(sub):
         if isinstance(sub, E.Name):
             return symbols[sub.name]
+        if isinstance(sub, E.Constant):
+            return sub.value
+        if isinstance(sub, E.Along) or (isinstance(sub, E.Call) and (
+                sub.function not in ELEMENTWISE_FUNCTIONS
+                and sub.function not in ("trace", "sum", "inv", "adj", "det"))):
+            # no SymPy matrix expression for softmax, mean, norm, leaky_relu, ...:
+            # shown as a matrix named by the expression
+            return sympy.MatrixSymbol(str(sub), *shapes[sub])
         if isinstance(sub, E.Number):
             return sympy.Rational(sub.value.numerator, sub.value.denominator)
         if isinstance(sub, E.Identity):

@@ -20,17 +20,43 @@ from typing import Iterator
 
 __all__ = [
     "Expr", "Name", "Number", "MatMul", "Add", "Sub", "Hadamard", "Div", "Power", "Neg",
-    "Transpose", "Call", "Identity", "Ones", "ELEMENTWISE", "SCALAR_VALUED", "SQUARE_ONLY",
-    "FUNCTIONS", "names_in", "walk",
+    "Transpose", "Call", "Along", "Constant", "Identity", "Ones", "ELEMENTWISE", "KINKED",
+    "SCALAR_VALUED", "SQUARE_ONLY", "FUNCTIONS", "ALONG_AXIS", "PARAMETRIZED", "names_in", "walk",
+    "size_symbol", "scalar_symbol",
 ]
 
 # Functions of the language.  Elementwise ones apply to every entry; the
 # scalar-valued ones return a 1x1 result; inv, adj (the adjugate) and det need
-# a square argument.
-ELEMENTWISE = ("exp", "log", "tanh", "sigmoid", "sin", "cos", "sqrt")
-SCALAR_VALUED = ("trace", "sum", "det")
+# a square argument.  The kinked ones are not differentiable where their
+# argument is 0: their derivatives, and every verdict about them, hold away
+# from there.  leaky_relu takes a slope as a second argument.
+KINKED = ("relu", "leaky_relu", "abs", "step", "sign")
+ELEMENTWISE = ("exp", "log", "tanh", "sigmoid", "sin", "cos", "sqrt") + KINKED
+PARAMETRIZED = ("leaky_relu",)
+# Reductions and row/column-wise functions: without an axis they act on every
+# entry at once (a 1x1 result, except softmax, which keeps the shape); with
+# axis=0 along each column, with axis=1 along each row (NumPy's convention),
+# as an Along node.
+ALONG_AXIS = ("sum", "mean", "softmax", "log_softmax", "logsumexp")
+SCALAR_VALUED = ("trace", "sum", "det", "mean", "norm", "logsumexp")
 SQUARE_ONLY = ("trace", "inv", "adj", "det")
-FUNCTIONS = ELEMENTWISE + ("trace", "sum", "inv", "adj", "det")
+FUNCTIONS = ELEMENTWISE + ("trace", "sum", "mean", "norm", "softmax", "log_softmax", "logsumexp",
+                           "inv", "adj", "det")
+
+
+def size_symbol(name: str):
+    """A size (n, d) as a SymPy symbol: a positive integer.  The prover's symbol for
+    the same size, so a constant 1/sqrt(d) means the same everywhere."""
+    import sympy
+
+    return sympy.Symbol(name, integer=True, positive=True)
+
+
+def scalar_symbol(name: str):
+    """A named real scalar of a program (``scalar lam``) as a SymPy symbol."""
+    import sympy
+
+    return sympy.Symbol(name, real=True)
 
 # Binding strength, loosest first, as in NumPy: + -, then @ * / (equal, left to
 # right), then unary minus, then **, then .T and calls.
@@ -74,6 +100,34 @@ class Number(Expr):
         v = self.value
         text = str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
         return f"({text})" if v < 0 or v.denominator != 1 else text
+
+
+@dataclass(frozen=True)
+class Constant(Expr):
+    """An exact constant that is not a rational number: ``sqrt(2)``, ``pi``,
+    ``1/sqrt(d)`` for a size d, a program's named scalar ``lam``.  ``value`` is a
+    SymPy expression in pi, roots, size symbols (:func:`size_symbol`) and scalar
+    symbols (:func:`scalar_symbol`); it is 1x1 and broadcasts like a Number."""
+
+    value: object  # a sympy.Expr (kept untyped so that importing expr does not import sympy)
+
+    def __str__(self) -> str:
+        text = constant_text(self.value)
+        return text if _ATOMIC.match(text) else f"({text})"
+
+
+_ATOMIC = __import__("re").compile(r"^[A-Za-z_][A-Za-z0-9_]*(\([^()]*\))?$")
+
+
+def constant_text(value) -> str:
+    """A constant's value in the language's notation (SymPy's, with e as exp(1))."""
+    from sympy.printing.str import StrPrinter
+
+    class _Printer(StrPrinter):
+        def _print_Exp1(self, expr):
+            return "exp(1)"
+
+    return _Printer().doprint(value)
 
 
 @dataclass(frozen=True)
@@ -138,7 +192,8 @@ class Hadamard(_Binary):
 
 @dataclass(frozen=True)
 class Div(_Binary):
-    """``left / right`` with ``right`` a number."""
+    """``left / right``: entrywise division, broadcasting as for ``*`` (a number,
+    a row, a column or a matrix of the same shape)."""
 
     symbol = "/"
     precedence = _MUL
@@ -215,20 +270,51 @@ class Transpose(Expr):
 
 @dataclass(frozen=True)
 class Call(Expr):
-    """``function(argument)`` for a function of the language (see FUNCTIONS)."""
+    """``function(argument)`` for a function of the language (see FUNCTIONS);
+    ``leaky_relu(argument, parameter)`` with its slope."""
 
     function: str
     argument: Expr
+    parameter: Fraction | None = None
     precedence = _POSTFIX
 
     def children(self) -> tuple[Expr, ...]:
         return (self.argument,)
 
     def rebuild(self, argument: Expr) -> Expr:
-        return Call(self.function, argument)
+        return Call(self.function, argument, self.parameter)
 
     def __str__(self) -> str:
+        if self.parameter is not None:
+            return f"{self.function}({self.argument}, {Number(self.parameter)})"
         return f"{self.function}({self.argument})"
+
+
+@dataclass(frozen=True)
+class Along(Expr):
+    """``function(argument, axis=k)``: sum, mean, softmax, log_softmax or logsumexp
+    along each column (axis=0) or each row (axis=1), as NumPy and SciPy do.  A
+    reduction keeps two dimensions: along axis=0 an n x k matrix gives 1 x k,
+    along axis=1 it gives n x 1."""
+
+    function: str
+    argument: Expr
+    axis: int
+    precedence = _POSTFIX
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.argument,)
+
+    def rebuild(self, argument: Expr) -> Expr:
+        return Along(self.function, argument, self.axis)
+
+    @property
+    def reduces(self) -> bool:
+        """Whether the result has one row (axis=0) or one column (axis=1)."""
+        return self.function in ("sum", "mean", "logsumexp")
+
+    def __str__(self) -> str:
+        return f"{self.function}({self.argument}, axis={self.axis})"
 
 
 def walk(node: Expr) -> Iterator[Expr]:

@@ -31,8 +31,8 @@ from typing import Callable, Mapping
 import mpmath
 import numpy as np
 
-from .expr import (Add, Call, Div, Expr, Hadamard, Identity, MatMul, Name, Neg, Number, Ones,
-                   Power, Sub, Transpose)
+from .expr import (Add, Along, Call, Constant, Div, Expr, Hadamard, Identity, MatMul, Name, Neg,
+                   Number, Ones, Power, Sub, Transpose)
 
 __all__ = ["NumericWitness", "evaluate", "central_differences", "witness"]
 
@@ -55,10 +55,43 @@ def _sigmoid(x):
     return 1 / (1 + mpmath.exp(-x))
 
 
+def _step(x):
+    if x == 0:
+        raise ZeroDivisionError("step is undefined at 0")  # a kink: no witness there
+    return mpmath.mpf(1) if x > 0 else mpmath.mpf(0)
+
+
 _ELEMENTWISE: dict[str, Callable] = {
     "exp": mpmath.exp, "log": mpmath.log, "tanh": mpmath.tanh, "sin": mpmath.sin, "cos": mpmath.cos,
     "sqrt": mpmath.sqrt, "sigmoid": _sigmoid,
+    "relu": lambda x: x if x > 0 else mpmath.mpf(0), "abs": abs, "step": _step,
+    "sign": lambda x: 2 * _step(x) - 1,
 }
+_REDUCTIONS = ("trace", "sum", "det", "mean", "norm", "logsumexp")  # 1x1 results
+
+
+def _group(values: list, function: str) -> list:
+    """softmax, log_softmax, logsumexp, sum or mean of one group of numbers."""
+    if function in ("sum", "mean"):
+        total = mpmath.fsum(values)
+        return [total / len(values) if function == "mean" else total]
+    top = max(values)  # shifted by the largest, as every careful softmax is
+    total = mpmath.fsum(mpmath.exp(v - top) for v in values)
+    if function == "softmax":
+        return [mpmath.exp(v - top) / total for v in values]
+    if function == "log_softmax":
+        return [v - top - mpmath.log(total) for v in values]
+    return [top + mpmath.log(total)]  # logsumexp
+
+
+def _along(function: str, operand: np.ndarray, axis: int | None) -> np.ndarray:
+    rows, cols = operand.shape
+    if axis is None:
+        found = _group(list(operand.ravel()), function)
+        return np.array(found, dtype=object).reshape((rows, cols) if len(found) > 1 or rows * cols == 1 else (1, 1))
+    if axis == 1:
+        return np.array([_group(list(operand[i, :]), function) for i in range(rows)], dtype=object)
+    return np.array([_group(list(operand[:, j]), function) for j in range(cols)], dtype=object).T
 _BINARY: dict[type, Callable] = {
     Add: lambda a, b: a + b, Sub: lambda a, b: a - b, Hadamard: lambda a, b: a * b, Div: lambda a, b: a / b,
 }
@@ -66,6 +99,12 @@ _BINARY: dict[type, Callable] = {
 
 def _constant(node: Expr) -> np.ndarray:
     """The value of a leaf that is not a name."""
+    if isinstance(node, Constant):
+        if node.value.free_symbols:
+            raise TypeError(f"the constant {node} has symbols in it ({', '.join(map(str, node.value.free_symbols))}): "
+                            "give them values first")
+        # the constant's own digits (sqrt(2), pi), asked of the value itself: no derivation is involved
+        return np.array([[mpmath.mpf(str(node.value.evalf(mpmath.mp.dps + 20)))]], dtype=object)
     if isinstance(node, Number):
         return np.array([[mpmath.mpf(node.value.numerator) / node.value.denominator]], dtype=object)
     if isinstance(node, Identity):
@@ -118,8 +157,11 @@ class _Values:
             shape = self.shape(node.operand)[::-1]
         elif isinstance(node, MatMul):
             shape = (self.shape(node.left)[0], self.shape(node.right)[1])
-        elif isinstance(node, Call) and node.function in ("trace", "sum", "det"):
+        elif isinstance(node, Call) and node.function in _REDUCTIONS:
             shape = (1, 1)
+        elif isinstance(node, Along) and node.reduces:
+            rows, cols = self.shape(node.argument)
+            shape = (1, cols) if node.axis == 0 else (rows, 1)
         elif isinstance(node, tuple(_BINARY)):
             shape = tuple(np.broadcast_shapes(self.shape(node.left), self.shape(node.right)))
         else:  # elementwise, powers, negation, inv
@@ -213,8 +255,9 @@ def _dependence(node: Expr, name: str, index: tuple[int, int], values: _Values,
         for child in children:
             if child is not None:
                 mask = mask | np.broadcast_to(child, shape)
-    elif isinstance(node, Call) and node.function not in _ELEMENTWISE:
-        mask = np.ones(shape, dtype=bool)  # trace, sum, det, inv: every entry
+    elif isinstance(node, Along) or (isinstance(node, Call) and node.function not in _ELEMENTWISE
+                                     and node.function != "leaky_relu"):
+        mask = np.ones(shape, dtype=bool)  # trace, sum, det, inv, softmax, ...: every entry (a superset)
     else:  # elementwise functions, powers, negation
         mask = children[0]
     found[id(node)] = mask
@@ -240,6 +283,14 @@ def _compute(node: Expr, need: np.ndarray, values: _Values) -> np.ndarray:
         operand, function = values.get(node.argument, need), _ELEMENTWISE[node.function]
         out[need] = [function(x) for x in operand[need]]
         return out
+    if isinstance(node, Call) and node.function == "leaky_relu":
+        operand = values.get(node.argument, need)
+        slope = mpmath.mpf(node.parameter.numerator) / node.parameter.denominator
+        out[need] = [x if x > 0 else slope * x for x in operand[need]]
+        return out
+    if isinstance(node, Along):
+        operand = values.get(node.argument, np.ones(values.shape(node.argument), dtype=bool))
+        return _along(node.function, operand, node.axis)
     if isinstance(node, tuple(_BINARY)):
         combine = _BINARY[type(node)]
         left = np.broadcast_to(values.get(node.left, _reduce(need, values.shape(node.left))), need.shape)
@@ -260,6 +311,10 @@ def _compute(node: Expr, need: np.ndarray, values: _Values) -> np.ndarray:
         operand = values.get(node.argument, np.ones(shape, dtype=bool))
         if node.function == "sum":
             return np.array([[mpmath.fsum(operand.ravel())]], dtype=object)
+        if node.function in ("mean", "softmax", "log_softmax", "logsumexp"):
+            return _along(node.function, operand, None)
+        if node.function == "norm":
+            return np.array([[mpmath.sqrt(mpmath.fsum(x * x for x in operand.ravel()))]], dtype=object)
         if node.function == "det":
             return np.array([[mpmath.det(mpmath.matrix(operand.tolist()))]], dtype=object)
         if node.function == "inv":
@@ -420,6 +475,76 @@ def _first_disagreement(numeric: list, claimed: list) -> tuple[int | None, float
     return first, largest
 
 
+KINK_MARGIN = 1e-3  # how far from 0 every argument of a kinked function is drawn
+KINK_TRIES = 50
+_KINKED = ("relu", "leaky_relu", "abs", "step", "sign")
+
+
+def _kinked(node: Expr) -> set[str]:
+    from .expr import walk
+
+    return {sub.function for sub in walk(node) if isinstance(sub, Call) and sub.function in _KINKED}
+
+
+def _draw(rng, shapes, upstream, signed) -> dict[str, np.ndarray]:
+    """Inputs from [0.5, 1.5] (where log and sqrt are defined), or, for an expression
+    with kinked functions, with random signs too, so that every side of a kink is seen."""
+    drawn = {}
+    for name, shape in sorted(shapes.items()):
+        if name == upstream:
+            continue
+        values = rng.uniform(0.5, 1.5, size=shape)
+        if signed:
+            values = values * rng.choice([-1.0, 1.0], size=shape)
+        drawn[name] = values
+    return drawn
+
+
+def _away_from_kinks(node: Expr, drawn: Mapping[str, np.ndarray]) -> bool:
+    """Whether every argument of a kinked function in ``node`` is at least KINK_MARGIN
+    from 0 at the drawn inputs (in double precision: a test of distance, not a value)."""
+    from .expr import walk
+
+    arguments = [sub.argument for sub in walk(node) if isinstance(sub, Call) and sub.function in _KINKED]
+    if not arguments:
+        return True
+    try:
+        with mpmath.workdps(20):
+            values = _Values({name: _to_mp(array) for name, array in drawn.items()})
+            for argument in arguments:
+                found = values.get(argument, np.ones(values.shape(argument), dtype=bool))
+                if any(not _real(x) or abs(x) < KINK_MARGIN for x in found.ravel()):
+                    return False
+    except (ValueError, ArithmeticError, KeyError):
+        return False
+    return True
+
+
+def _scalars_drawn(node: Expr, closed_form: Expr, rng) -> tuple[Expr, Expr]:
+    """Both trees with each named real scalar of a constant (lam, eps) given one
+    random value in [0.5, 1.5], the same in both."""
+    from fractions import Fraction
+
+    from .expr import walk
+
+    symbols = sorted({x for tree in (node, closed_form) for sub in walk(tree) if isinstance(sub, Constant)
+                      for x in sub.value.free_symbols}, key=str)
+    if not symbols:
+        return node, closed_form
+    sizes = [x for x in symbols if x.is_integer]
+    if sizes:
+        raise TypeError(f"the sizes {', '.join(map(str, sizes))} need values before a numeric witness")
+    values = {x: Fraction(int(rng.integers(500, 1500)), 1000) for x in symbols}
+
+    def put(tree: Expr) -> Expr:
+        if isinstance(tree, Constant):
+            return Constant(tree.value.subs(values))
+        children = tree.children()
+        return tree.rebuild(*(put(child) for child in children)) if children else tree
+
+    return put(node), put(closed_form)
+
+
 def witness(node: Expr, wrt: str, closed_form: Expr, shapes: Mapping[str, tuple[int, int]],
             upstream: str | None, seed: int = 0, max_entries: int = MAX_ENTRIES) -> NumericWitness:
     """Compare the closed form at random numbers with central differences there.
@@ -431,7 +556,17 @@ def witness(node: Expr, wrt: str, closed_form: Expr, shapes: Mapping[str, tuple[
     the precision grows.
     """
     rng = np.random.default_rng(seed)
-    drawn = {name: rng.uniform(0.5, 1.5, size=shape) for name, shape in sorted(shapes.items()) if name != upstream}
+    node, closed_form = _scalars_drawn(node, closed_form, rng)
+    signed = _kinked(node) or _kinked(closed_form)
+    drawn = _draw(rng, shapes, upstream, signed)
+    if signed:  # away from the kinks: every argument of a kinked function at least KINK_MARGIN from 0
+        for _ in range(KINK_TRIES):
+            if _away_from_kinks(node, drawn) and _away_from_kinks(closed_form, drawn):
+                break
+            drawn = _draw(rng, shapes, upstream, signed)
+        else:
+            return NumericWitness(None, float("nan"), "no numeric witness: no random point away from the kinks "
+                                                      f"(where an argument of {', '.join(sorted(signed))} is 0) was found")
     try:
         output_shape = _Values(drawn).shape(node)
         if upstream is not None:

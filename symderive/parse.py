@@ -12,10 +12,15 @@ The grammar, loosest binding first (``*`` means "repeated", ``?`` "optional")::
     unary      := ('-' | '+')* power                            Neg (unary + changes nothing)
     power      := postfix ('**' unary)?                         Power; right-associative
     postfix    := atom ('.' 'T')*                               Transpose
-    atom       := number | name | '(' expression ')'
+    atom       := number | 'pi' | name | '(' expression ')'
                 | function '(' expression ')'                   Call
+                | 'leaky_relu' '(' expression ',' constant ')'  Call with a slope
+                | reduction '(' expression (',' 'axis' '=' ('0' | '1'))? ')'
+                                                                Along (with an axis), Call
                 | 'eye' '(' size ')'                            Identity
                 | 'ones' '(' size ',' size ')'                  Ones
+
+where ``reduction`` is sum, mean, softmax, log_softmax or logsumexp.
 
 As in NumPy, ``@``, ``*`` and ``/`` bind equally and group from the left, so
 ``A @ B * C`` is ``(A @ B) * C``; unary minus binds looser than ``**``, so
@@ -25,16 +30,22 @@ Numbers.  ``12``, ``0.5``, ``.5``, ``5.``, ``1e-3``, ``2.5E+2``; each is read
 exactly as a :class:`fractions.Fraction`.  No hexadecimal, complex, underscores
 or leading zeros (``012``).  ``2.T`` is the transpose of 2 (how ``str`` prints it).
 
-Constants.  An expression built only from numbers, parentheses and
-``+ - * / **`` is a *constant*; its exact value is worked out with fractions
-(``**`` inside a constant needs a whole-number exponent).  Three places use it:
+Constants.  An expression built only from numbers, ``pi``, parentheses,
+``+ - * / **`` and ``sqrt``, ``exp`` or ``log`` of constants is a *constant*;
+its exact value is worked out with fractions, or with SymPy once a root, pi or
+a logarithm is in it (``**`` inside a rational constant needs a whole-number
+exponent; ``2 ** (1/2)`` is written ``sqrt(2)``).  In a program, a size name
+(``d``) and a declared scalar (``scalar lam``) are constants too: the caller
+passes them as ``constants``.  Three places use constants:
 
-* the exponent of ``**`` must be a constant: ``X ** -1``, ``X ** (1/2)``,
+* the exponent of ``**`` must be a rational constant: ``X ** -1``, ``X ** (1/2)``,
   ``X ** 2 ** -1`` give ``Power(X, Fraction)``;
-* the right operand of ``/`` must be a constant, and becomes one ``Number``:
-  ``X / (2*3)`` is ``Div(X, Number(6))``;
+* the right operand of ``/``, when it is a constant, becomes one ``Number`` (or
+  ``Constant``): ``X / (2*3)`` is ``Div(X, Number(6))``; otherwise ``/`` divides
+  entry by entry, broadcasting as ``*`` does;
 * a constant in parentheses becomes one ``Number``: ``(1/2)`` is ``Number(1/2)``
-  and ``(-3)`` is ``Number(-3)``.  This is how ``str`` prints such numbers, so
+  and ``(-3)`` is ``Number(-3)``; an irrational one one ``Constant``:
+  ``(sqrt(2)/2)``.  This is how ``str`` prints such numbers, so
   ``parse(str(tree)) == tree``.
 
 Names are ASCII identifiers of at most 32 characters that do not start with
@@ -55,9 +66,10 @@ import re
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from . import constants
 from .errors import BadInput
-from .expr import (FUNCTIONS, Add, Call, Div, Expr, Hadamard, Identity, MatMul, Name, Neg,
-                   Number, Ones, Power, Sub, Transpose)
+from .expr import (ALONG_AXIS, FUNCTIONS, PARAMETRIZED, Add, Along, Call, Constant, Div, Expr,
+                   Hadamard, Identity, MatMul, Name, Neg, Number, Ones, Power, Sub, Transpose)
 
 __all__ = ["parse", "ParseError"]
 
@@ -71,10 +83,12 @@ MAX_DECIMAL_EXPONENT = 1000  # largest |e| in a literal such as 1e-3
 
 _WIDTH = 100  # longest source line shown whole in an error message
 _KNOWN_FUNCTIONS = FUNCTIONS + ("eye", "ones")
+_CONSTANT_FUNCTIONS = ("sqrt", "exp", "log")  # of a constant, a constant
+RESERVED = ("pi",)  # names that stand for constants, never for matrices
 _WHITESPACE = " \t\r\n"
 _DIGITS = "0123456789"
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_SYMBOLS = "+-*/@(),."
+_SYMBOLS = "+-*/@(),.="
 _NUMBER = re.compile(r"(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 _NUMBER_LIMIT = 10**MAX_NUMBER_DIGITS
@@ -84,7 +98,6 @@ _CHARACTER_HINTS = {
     "]": "subscripts are not supported",
     "'": "strings are not supported",
     '"': "strings are not supported",
-    "=": "write an expression, not an assignment or a comparison",
     ";": "write one expression, not statements",
 }
 
@@ -249,8 +262,13 @@ def _too_large(value: Fraction) -> bool:
     return abs(value.numerator) >= _NUMBER_LIMIT or value.denominator >= _NUMBER_LIMIT
 
 
-def _arithmetic(symbol: str, a: Fraction, b: Fraction) -> Fraction:
+def _arithmetic(symbol: str, a, b):
     """The exact value of ``a symbol b`` for symbol in + - * / **, or _NoValue."""
+    if not (isinstance(a, Fraction) and isinstance(b, Fraction)):
+        try:
+            return constants.combine(symbol, a, b)
+        except constants.NoValue as reason:
+            raise _NoValue(str(reason)) from None
     if symbol == "+":
         value = a + b
     elif symbol == "-":
@@ -306,8 +324,9 @@ class _Piece:
 class _Parser:
     """Recursive descent over the token list; one method per grammar rule."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, constants: dict | None = None) -> None:
         self.text = text
+        self.constants = constants or {}
         self.tokens = _tokenize(text)
         self.index = 0
         self.nesting = 0
@@ -343,13 +362,16 @@ class _Parser:
                              f"{MAX_TREE_DEPTH} operations inside one another")
         return _Piece(node, start, depth, **constant)
 
-    def require_constant(self, piece: _Piece, message: str) -> Fraction:
+    def require_constant(self, piece: _Piece, message: str, rational: bool = False):
         """The exact value of a piece that must be a constant (an exponent, a divisor)."""
         if not piece.constant:
             raise self.error(piece.start, message)
         if piece.problem is not None:
             reason, token = piece.problem
             raise self.error(token, reason)
+        if rational and not isinstance(piece.value, Fraction):
+            raise self.error(piece.start, message.replace("a number", "a rational number")
+                             + f", not {piece.value}")
         return piece.value
 
     # --- the grammar
@@ -373,22 +395,22 @@ class _Parser:
         return left
 
     def term(self) -> _Piece:
-        """term := unary (('@' | '*' | '/') unary)*, where after '/' the unary is a constant."""
+        """term := unary (('@' | '*' | '/') unary)*"""
         left = self.unary()
         while self.peek().is_symbol("@", "*", "/"):
             operator = self.advance()
             right = self.unary()
-            if operator.text == "/":
+            if operator.text == "/" and right.constant:
                 right = self.divisor(right)
             left = self.binary(operator, left, right)
         return left
 
     def divisor(self, piece: _Piece) -> _Piece:
-        """The right operand of '/': a constant, not zero, made into one Number."""
-        value = self.require_constant(piece, "only division by a number is supported")
+        """A constant right operand of '/': not zero, made into one Number (or Constant)."""
+        value = self.require_constant(piece, "expected a constant")
         if value == 0:
             raise self.error(piece.start, "division by zero")
-        return _Piece(Number(value), piece.start, 1, constant=True, value=value)
+        return _Piece(_constant_node(value), piece.start, 1, constant=True, value=value)
 
     def binary(self, operator: _Token, left: _Piece, right: _Piece) -> _Piece:
         """``left operator right`` for a binary operator + - @ * /."""
@@ -421,7 +443,7 @@ class _Parser:
         self.enter(operator)
         exponent = self.unary()
         self.leave()
-        value = self.require_constant(exponent, "the exponent of ** must be a number")
+        value = self.require_constant(exponent, "the exponent of ** must be a number", rational=True)
         return self.make(Power(base.node, value), base.start, operator, base,
                          **_combine(operator, base, exponent))
 
@@ -451,6 +473,11 @@ class _Parser:
             return _Piece(Number(value), token, 1, constant=True, value=value)
         if token.kind == "name" and self.peek(1).is_symbol("("):
             return self.call()
+        if token.kind == "name" and (token.text in RESERVED or token.text in self.constants):
+            self.advance()
+            value = constants.exact(self.constants[token.text] if token.text in self.constants
+                                    else constants.PI)
+            return _Piece(_constant_node(value), token, 1, constant=True, value=value)
         if token.kind == "name":
             return self.name()
         if token.is_symbol("("):
@@ -459,6 +486,8 @@ class _Parser:
 
     def expected_expression(self, found: _Token) -> str:
         """The message for a token where an expression should start."""
+        if found.is_symbol("="):
+            return _EQUALS
         if self.index == 0:
             return f"expected an expression, found {found.describe()}"
         return f"expected an expression after {self.tokens[self.index - 1].describe()}"
@@ -479,7 +508,7 @@ class _Parser:
         self.close(opening)
         self.leave()
         if inner.constant and inner.value is not None:
-            return _Piece(Number(inner.value), opening, 1, constant=True, value=inner.value)
+            return _Piece(_constant_node(inner.value), opening, 1, constant=True, value=inner.value)
         return replace(inner, start=opening)
 
     def close(self, opening: _Token) -> None:
@@ -505,14 +534,62 @@ class _Parser:
         self.advance()
         opening = self.advance()
         self.enter(opening)
+        name = function.text
+        usage = (f"{name}(A, slope)" if name in PARAMETRIZED
+                 else f"{name}(A) or {name}(A, axis=0 or 1)" if name in ALONG_AXIS else f"{name}(A)")
         if self.peek().is_symbol(")"):
-            raise self.error(self.peek(), f"{function.text}() takes exactly one argument")
+            raise self.error(self.peek(), f"{name}() takes exactly one argument" if usage == f"{name}(A)"
+                             else f"{name}() needs an argument: write {usage}")
         argument = self.expression()
+        parameter = axis = None
+        if name in PARAMETRIZED:
+            comma = self.peek()
+            if not comma.is_symbol(","):
+                raise self.error(comma, f"{name} needs its slope for negative arguments: write {usage}, "
+                                 "e.g. leaky_relu(Z, 0.01)")
+            self.advance()
+            slope = self.term()
+            parameter = self.require_constant(slope, "the slope of leaky_relu must be a number", rational=True)
+        elif name in ALONG_AXIS and self.peek().is_symbol(","):
+            self.advance()
+            axis = self.axis(usage)
         if self.peek().is_symbol(","):
-            raise self.error(self.peek(), f"{function.text}() takes exactly one argument")
+            raise self.error(self.peek(), f"{name}() takes exactly one argument" if usage == f"{name}(A)"
+                             else f"too many arguments: write {usage}")
         self.close(opening)
         self.leave()
-        return self.make(Call(function.text, argument.node), function, function, argument)
+        if argument.constant and name in _CONSTANT_FUNCTIONS and argument.problem is None:
+            value = self.function_of_constant(name, argument)
+            return _Piece(_constant_node(value), function, 1, constant=True, value=value)
+        if axis is not None:
+            return self.make(Along(name, argument.node, axis), function, function, argument)
+        return self.make(Call(name, argument.node, parameter), function, function, argument)
+
+    def axis(self, usage: str) -> int:
+        """'axis' '=' ('0' | '1' | '-1' | '-2'), as NumPy writes it for 2-D arrays."""
+        keyword_token = self.peek()
+        if keyword_token.kind != "name" or keyword_token.text != "axis":
+            raise self.error(keyword_token, f"expected axis=0 or axis=1: write {usage}")
+        self.advance()
+        if not self.peek().is_symbol("="):
+            raise self.error(self.peek(), f"expected '=' after axis: write {usage}")
+        self.advance()
+        negative = self.peek().is_symbol("-")
+        if negative:
+            self.advance()
+        token = self.peek()
+        values = {"1": 1, "2": 0} if negative else {"0": 0, "1": 1}
+        if token.kind != "number" or token.text not in values:
+            raise self.error(token, f"axis is 0 (along each column) or 1 (along each row): write {usage}")
+        self.advance()
+        return values[token.text]
+
+    def function_of_constant(self, name: str, argument: _Piece):
+        """sqrt, exp or log of a constant: an exact constant."""
+        try:
+            return constants.function_of(name, argument.value)
+        except constants.NoValue as reason:
+            raise self.error(argument.start, str(reason)) from None
 
     def eye(self) -> _Piece:
         """'eye' '(' size ')'  ->  Identity(size)"""
@@ -575,6 +652,10 @@ def _negate(piece: _Piece) -> dict:
 
 def _name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a matrix, or None if it can."""
+    if name in RESERVED:
+        return f"{name!r} is the constant {name}, not a name"
+    if name == "axis":
+        return "'axis' is the keyword of sum(A, axis=0): not a name"
     if name.startswith("_"):
         return f"names may not start with '_': {_shorten(name)!r}"
     if keyword.iskeyword(name):
@@ -590,8 +671,14 @@ def _name_problem(name: str) -> str | None:
     return None
 
 
+_EQUALS = ("unexpected character '=': write an expression, not an assignment or a comparison "
+           "(axis=k is written only inside sum, mean, softmax, log_softmax and logsumexp)")
+
+
 def _unexpected(token: _Token) -> str:
     """The message for a token after a complete expression."""
+    if token.is_symbol("="):
+        return _EQUALS
     if token.is_symbol(")"):
         return "unexpected ')': there is no '(' for it to close"
     if token.is_symbol(","):
@@ -604,17 +691,38 @@ def _unexpected(token: _Token) -> str:
 # --------------------------------------------------------------------------- entry point
 
 
-def parse(text: str) -> Expr:
+def _constant_node(value) -> Expr:
+    """One node for a constant's value: a Number when it is rational, else a Constant."""
+    value = constants.exact(value)
+    return Number(value) if isinstance(value, Fraction) else Constant(value)
+
+
+def _read_after_equals(text: str, offset: int) -> tuple[int, int] | None:
+    """After 'axis=': optional spaces, then 0 or 1 (or -1, -2, as NumPy counts from
+    the end), then something that is not a digit.  (value, offset after it)."""
+    while offset < len(text) and text[offset] in _WHITESPACE:
+        offset += 1
+    for written, value in (("-1", 1), ("-2", 0), ("0", 0), ("1", 1)):
+        end = offset + len(written)
+        if text.startswith(written, offset) and not text[end:end + 1].isalnum() \
+                and text[end:end + 1] not in (".", "_"):
+            return value, end
+    return None
+
+
+def parse(text: str, constants: dict | None = None) -> Expr:
     """The expression tree of ``text``; a ParseError (a BadInput) if it is not in the language.
 
-    A ``text`` that is not a str is a ParseError at line 1, column 1.
+    ``constants`` maps names that stand for constants in this text (a program's
+    sizes and declared scalars) to their SymPy symbols.  A ``text`` that is not
+    a str is a ParseError at line 1, column 1.
     """
     if not isinstance(text, str):
         raise ParseError(f"expected the expression as text (str), got {type(text).__name__}",
                          1, 1, "")
     if len(text) > MAX_TEXT_LENGTH:
         raise _error_at(text, MAX_TEXT_LENGTH, f"the text is longer than {MAX_TEXT_LENGTH} characters")
-    parser = _Parser(text)
+    parser = _Parser(text, constants)
     try:
         return parser.whole_text()
     except RecursionError:  # a safety net only: the nesting limit keeps the stack shallow

@@ -109,6 +109,7 @@ class Program:
 def looks_like_program(text: str) -> bool:
     """Whether ``text`` is written as statements (a separator, a declaration, an
     assignment or a comment) rather than as one expression."""
+    text = re.sub(r"\baxis\s*=", "", text)  # sum(A, axis=0) is an expression
     return any(mark in text for mark in (";", "\n", "#", "=", ":"))
 
 
@@ -287,7 +288,7 @@ def named_arguments(program: Program) -> tuple[Program, dict[str, Expr]]:
                 introduced[memo[argument]] = argument
                 new_steps.append(Step(memo[argument], argument, line, f"{memo[argument]} = {argument}"))
             named = Name(memo[argument])
-            node = Call(node.function, named) if isinstance(node, Call) else Power(named, node.exponent)
+            node = node.rebuild(named) if isinstance(node, Call) else Power(named, node.exponent)
         return node
 
     for step in program.steps:

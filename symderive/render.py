@@ -277,10 +277,14 @@ class ExprPrinter:
             if v.denominator == 1:
                 return str(v.numerator)
             return ("-" if v < 0 else "") + r"\tfrac{%d}{%d}" % (abs(v.numerator), v.denominator)
+        if isinstance(node, E.Constant):
+            import sympy
+
+            return sympy.latex(node.value)
         if isinstance(node, E.Identity):
-            return r"I_{%d}" % node.size
+            return r"I_{%s}" % node.size
         if isinstance(node, E.Ones):
-            return r"\mathbf{1}_{%d \times %d}" % (node.rows, node.cols)
+            return r"\mathbf{1}_{%s \times %s}" % (node.rows, node.cols)
         if isinstance(node, (E.Add, E.Sub)):
             symbol = "+" if isinstance(node, E.Add) else "-"
             right = wrap(node.right, not isinstance(node.right, (E.Add, E.Sub, E.Neg)))
@@ -295,9 +299,13 @@ class ExprPrinter:
                 return f"{operand(node.left)} {operand(node.right)}"
             symbol = " " if isinstance(node, E.MatMul) else r" \odot "
             return operand(node.left) + symbol + operand(node.right)
+        if isinstance(node, E.Div) and not isinstance(node.right, (E.Number, E.Constant)):
+            def side(sub):  # entrywise division: A \oslash B
+                return wrap(sub, isinstance(sub, (E.Name, E.Call, E.Along, E.Transpose, E.Power, E.Constant)))
+            return r"%s \oslash %s" % (side(node.left), side(node.right))
         if isinstance(node, E.Div):
             return r"\frac{1}{%s} %s" % (self(node.right), wrap(node.left, isinstance(
-                node.left, (E.Name, E.Call, E.Transpose, E.Power))))
+                node.left, (E.Name, E.Call, E.Along, E.Transpose, E.Power))))
         if isinstance(node, E.Neg):
             return "-" + wrap(node.operand, not isinstance(node.operand, (E.Add, E.Sub, E.Neg)))
         if isinstance(node, E.Power):
@@ -307,8 +315,18 @@ class ExprPrinter:
                                         exponent)
         if isinstance(node, E.Transpose):
             return r"%s^{\top}" % base(node.operand, isinstance(node.operand, (E.Name, E.Identity, E.Ones)))
+        if isinstance(node, E.Along):
+            group = r"\text{col}" if node.axis == 0 else r"\text{row}"
+            return r"\operatorname{%s}_{%s}\left(%s\right)" % (
+                node.function.replace("_", r"\_"), group, self(node.argument))
         if isinstance(node, E.Call):
             arg = self(node.argument)
+            if node.function == "leaky_relu":
+                return r"\operatorname{leaky}_{%s}\left(%s\right)" % (self(E.Number(node.parameter)), arg)
+            if node.function == "norm":
+                return r"\left\lVert %s \right\rVert_{F}" % arg
+            if node.function in ("relu", "abs", "step", "sign", "mean", "softmax", "log_softmax", "logsumexp"):
+                return r"\operatorname{%s}\left(%s\right)" % (node.function.replace("_", r"\_"), arg)
             if node.function in _ELEMENTWISE_TEX:
                 return r"%s\left(%s\right)" % (_ELEMENTWISE_TEX[node.function], arg)
             if node.function == "sqrt":

@@ -28,8 +28,8 @@ import sympy
 from sympy import KroneckerDelta
 
 from .errors import BadInput
-from .expr import (Add, Call, Div, Expr, Hadamard, Identity, MatMul, Name, Neg, Number, Ones,
-                   Power, Sub, Transpose, names_in)
+from .expr import (Add, Along, Call, Constant, Div, Expr, Hadamard, Identity, MatMul, Name, Neg,
+                   Number, Ones, Power, Sub, Transpose, names_in, size_symbol)
 from .shapes import Shape
 
 __all__ = ["Rule", "RuleStep", "INDEX", "defvjp", "rules_for", "operation", "closed_forms"]
@@ -86,6 +86,8 @@ def defvjp(operation: str, identities: tuple[str, ...], source: str, *vjps, jaco
 
 def operation(node: Expr) -> str:
     """The name of the operation at ``node``, the key of the rule table."""
+    if isinstance(node, Along):
+        return f"{node.function}_axis{node.axis}"
     return node.function if isinstance(node, Call) else type(node).__name__.lower()
 
 
@@ -108,6 +110,20 @@ def _reduce_to(G: Expr, shape: Shape, out: Shape) -> Expr:
 
 def _n(value) -> Number:
     return Number(Fraction(value))
+
+
+def _size(*dims) -> Expr:
+    """The product of sizes as a constant: a Number for whole numbers, a Constant in
+    the size symbols for sizes written as names (the lemmas' n, m)."""
+    import sympy
+
+    if all(isinstance(d, int) for d in dims):
+        product = 1
+        for d in dims:
+            product *= d
+        return _n(product)
+    value = sympy.Mul(*[sympy.Integer(d) if isinstance(d, int) else size_symbol(str(d)) for d in dims])
+    return Constant(value)
 
 
 # ---------------------------------------------------------------------------
@@ -158,8 +174,11 @@ defvjp("hadamard", ("Y = A * B  gives  df/dA = G * B", "Y = A * B  gives  df/dB 
        lambda G, node, shapes, out: _reduce_to(Hadamard(G, node.children()[1]), shapes[0], out),
        lambda G, node, shapes, out: _reduce_to(Hadamard(G, node.children()[0]), shapes[1], out))
 
-defvjp("div", ("Y = A / c  gives  df/dA = G / c",), "linearity",
-       lambda G, node, shapes, out: Div(G, node.children()[1]))
+defvjp("div", ("Y = A / B  gives  df/dA = G / B", "Y = A / B  gives  df/dB = -(G * A / B**2)"),
+       "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2, entry by entry (summed over broadcast axes)",
+       lambda G, node, shapes, out: _reduce_to(Div(G, node.right), shapes[0], out),
+       lambda G, node, shapes, out: _reduce_to(Neg(Div(Hadamard(G, node.left), Power(node.right, Fraction(2)))),
+                                               shapes[1], out))
 
 
 defvjp("power", ("Y = A**c  gives  df/dA = G * (c * A**(c-1))",), "d a^c/da = c a^(c-1)",
@@ -197,6 +216,73 @@ defvjp("cos", ("Y = cos(A)  gives  df/dA = -(G * sin(A))",), "d cos a/da = -sin 
        lambda G, node, shapes, out: Neg(Hadamard(G, _call("sin", node.children()[0]))))
 defvjp("sqrt", ("Y = sqrt(A)  gives  df/dA = G * sqrt(A)**-1 / 2",), "d sqrt(a)/da = 1/(2 sqrt a)",
        lambda G, node, shapes, out: Div(Hadamard(G, Power(_call("sqrt", node.children()[0]), Fraction(-1))), _n(2)))
+
+# The kinked functions: derivatives that hold where the argument is not 0
+# (symderive.kinks defines them through the unit step, whose derivative is 0 there).
+defvjp("relu", ("Y = relu(A)  gives  df/dA = G * step(A)   (where A != 0)",),
+       "d max(a, 0)/da = 1 for a > 0, 0 for a < 0",
+       _entrywise(lambda A: _call("step", A)))
+defvjp("abs", ("Y = abs(A)  gives  df/dA = G * sign(A)   (where A != 0)",), "d |a|/da = sign a for a != 0",
+       _entrywise(lambda A: _call("sign", A)))
+defvjp("step", ("Y = step(A)  gives  df/dA = 0 * G   (where A != 0)",), "the step is constant on each side of 0",
+       lambda G, node, shapes, out: Hadamard(_n(0), G))
+defvjp("sign", ("Y = sign(A)  gives  df/dA = 0 * G   (where A != 0)",), "the sign is constant on each side of 0",
+       lambda G, node, shapes, out: Hadamard(_n(0), G))
+defvjp("leaky_relu", ("Y = leaky_relu(A, c)  gives  df/dA = G * (c + (1 - c) * step(A))   (where A != 0)",),
+       "d leaky_relu(a, c)/da = 1 for a > 0, c for a < 0",
+       lambda G, node, shapes, out: Hadamard(G, Add(Number(node.parameter),
+                                                   Hadamard(Number(1 - node.parameter), _call("step", node.argument)))))
+
+# ---------------------------------------------------------------------------
+# Reductions and softmax, over all entries or along an axis (G has the result's shape)
+# ---------------------------------------------------------------------------
+
+
+def _spread(G: Expr, shape, axis: int | None) -> Expr:
+    """G, one entry per column (axis 0), per row (axis 1) or in all (None), copied to
+    every entry of a matrix of ``shape`` that was reduced."""
+    rows, cols = shape
+    if axis == 0:
+        return MatMul(Ones(rows, 1), G)
+    if axis == 1:
+        return MatMul(G, Ones(1, cols))
+    return Hadamard(G, Ones(rows, cols))
+
+
+def _reduced(function: str, A: Expr, axis: int | None) -> Expr:
+    return Call(function, A) if axis is None else Along(function, A, axis)
+
+
+def _reduction_rules(axis: int | None) -> None:
+    suffix = "" if axis is None else f", axis={axis}"
+    key = (lambda name: name) if axis is None else (lambda name: f"{name}_axis{axis}")
+    where = {None: "over all entries", 0: "along each column", 1: "along each row"}[axis]
+    defvjp(key("mean"), (f"Y = mean(A{suffix})  gives  df/dA = G spread {where}, / the count",),
+           "d mean/dA_ij = 1 / (the entries averaged)",
+           lambda G, node, shapes, out: Div(_spread(G, shapes[0], axis),
+                                            _size(*([shapes[0][axis]] if axis is not None else shapes[0]))))
+    defvjp(key("softmax"), (f"S = softmax(A{suffix})  gives  df/dA = S * (G - sum(G * S{suffix}))",),
+           "dS_pq/dA_pj = S_pq (delta_qj - S_pj) within each group",
+           lambda G, node, shapes, out: Hadamard(node, Sub(G, _reduced("sum", Hadamard(G, node), axis))))
+    defvjp(key("log_softmax"),
+           (f"Y = log_softmax(A{suffix})  gives  df/dA = G - softmax(A{suffix}) * sum(G{suffix})",),
+           "dY_pq/dA_pj = delta_qj - S_pj within each group",
+           lambda G, node, shapes, out: Sub(G, Hadamard(_reduced("softmax", node.argument, axis),
+                                                        _reduced("sum", G, axis))))
+    defvjp(key("logsumexp"), (f"y = logsumexp(A{suffix})  gives  df/dA = G * softmax(A{suffix})",),
+           "d log sum_j e^(a_j) / d a_k = e^(a_k) / sum_j e^(a_j)",
+           lambda G, node, shapes, out: Hadamard(G, _reduced("softmax", node.argument, axis)))
+    if axis is not None:
+        defvjp(key("sum"), (f"Y = sum(A{suffix})  gives  df/dA = G spread {where}",),
+               "d (sum along the axis)/dA_ij = 1 for the group of A_ij",
+               lambda G, node, shapes, out: _spread(G, shapes[0], axis))
+
+
+for _axis in (None, 0, 1):
+    _reduction_rules(_axis)
+
+defvjp("norm", ("y = norm(A)  gives  df/dA = G * A / norm(A)",), "d ||A||_F / dA = A / ||A||_F (where A != 0)",
+       lambda G, node, shapes, out: Div(Hadamard(G, node.argument), node))
 
 # ---------------------------------------------------------------------------
 # Scalar-valued functions (G is 1x1) and the inverse
@@ -284,6 +370,8 @@ class _Simplifier:
             return a
         if isinstance(a, Neg):
             return self(Neg(Div(a.operand, c)))
+        if not _is_number(c):
+            return node
         if _is_number(a):
             return Number(a.value / c.value)
         if isinstance(a, Hadamard) and _is_number(a.left):
@@ -308,7 +396,7 @@ class _Simplifier:
         a = node.operand
         if isinstance(a, Transpose):
             return a.operand
-        if isinstance(a, (Identity, Number)):
+        if isinstance(a, (Identity, Number, Constant)):
             return a
         if isinstance(a, Ones):
             return Ones(a.cols, a.rows)

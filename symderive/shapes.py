@@ -21,8 +21,8 @@ import operator
 from dataclasses import dataclass, field
 
 from .errors import BadInput, ShapeError
-from .expr import (SCALAR_VALUED, SQUARE_ONLY, Add, Call, Div, Expr, Hadamard, Identity,
-                   MatMul, Name, Neg, Number, Ones, Power, Sub, Transpose, names_in)
+from .expr import (SCALAR_VALUED, SQUARE_ONLY, Add, Along, Call, Constant, Div, Expr, Hadamard,
+                   Identity, MatMul, Name, Neg, Number, Ones, Power, Sub, Transpose, names_in)
 
 __all__ = ["Shape", "ShapeReport", "size_argument", "shape_argument", "infer_shapes",
            "shape_of", "node_shapes", "DEFAULT_DIMENSIONS"]
@@ -132,7 +132,7 @@ def infer_shapes(node: Expr, given: dict[str, Shape]) -> ShapeReport:
         entrywise ones collected for after (they need to know which sides are 1)."""
         if isinstance(sub, Name):
             return variables[sub.name]
-        if isinstance(sub, Number):
+        if isinstance(sub, (Number, Constant)):
             return (one, one)
         if isinstance(sub, Identity):
             k = dims.new(sub.size)
@@ -143,14 +143,16 @@ def infer_shapes(node: Expr, given: dict[str, Shape]) -> ShapeReport:
             (r, a), (b, c) = shape(sub.left, entrywise), shape(sub.right, entrywise)
             dims.unify(a, b)  # a conflict is reported with names by node_shapes
             return (r, c)
-        if isinstance(sub, (Add, Sub, Hadamard)):
+        if isinstance(sub, (Add, Sub, Hadamard, Div)):
             left, right = shape(sub.left, entrywise), shape(sub.right, entrywise)
             result = (dims.new(), dims.new())
             entrywise.append((left, right, result))
             return result
-        if isinstance(sub, Div):
-            shape(sub.right, entrywise)
-            return shape(sub.left, entrywise)
+        if isinstance(sub, Along):
+            r, c = shape(sub.argument, entrywise)
+            if not sub.reduces:
+                return (r, c)
+            return (one, c) if sub.axis == 0 else (r, one)
         if isinstance(sub, (Power, Neg)):
             return shape(sub.children()[0], entrywise)
         if isinstance(sub, Transpose):
@@ -250,7 +252,7 @@ def shape_of(node: Expr, shapes: dict[str, Shape], found: dict[Expr, Shape] | No
         if node.name not in shapes:
             raise BadInput(f"unknown name {node.name!r}: no shape was given or inferred for it")
         result = shapes[node.name]
-    elif isinstance(node, Number):
+    elif isinstance(node, (Number, Constant)):
         result = (1, 1)
     elif isinstance(node, Identity):
         result = (node.size, node.size)
@@ -265,12 +267,11 @@ def shape_of(node: Expr, shapes: dict[str, Shape], found: dict[Expr, Shape] | No
                 f"factor ({inner_left}) differ from the rows of the right factor ({inner_right})"
             )
         result = (rows, cols)
-    elif isinstance(node, (Add, Sub, Hadamard)):
+    elif isinstance(node, (Add, Sub, Hadamard, Div)):
         result = _broadcast(node, *kids)
-    elif isinstance(node, Div):
-        if kids[1] != (1, 1):
-            raise ShapeError(f"{node}: only division by a number is supported")
-        result = kids[0]
+    elif isinstance(node, Along):
+        rows, cols = kids[0]
+        result = (rows, cols) if not node.reduces else (1, cols) if node.axis == 0 else (rows, 1)
     elif isinstance(node, (Power, Neg)):
         result = kids[0]
     elif isinstance(node, Transpose):

@@ -15,6 +15,10 @@ Equality is decided exactly, by :func:`is_zero` on ``lhs - rhs``:
   becomes t_m**c for a new unknown t_m, and it is decided as a rational function (exponentials
   of distinct monomials are algebraically independent over the rational
   functions: Ax, 1971, the function-field form of Lindemann-Weierstrass);
+- steps of entries (relu, abs, sign, leaky_relu and step are written with the
+  unit step, :mod:`symderive.kinks`): a step is 0 or 1, so its powers are
+  itself, and an expression multilinear in the steps is 0 on every sign region
+  exactly when the coefficient of each product of steps is 0;
 - otherwise ``simplify``; failing that, the difference evaluated to 50 digits
   at a random rational point shows it nonzero; failing that it is *undecided*,
   which is reported, and never counted as verified.
@@ -69,6 +73,8 @@ def is_zero(expr) -> bool | None:
         if expr.expand() == 0:
             return True
         expr = expr._sympy_()
+    if isinstance(expr, sympy.Basic) and _steps_in(expr):
+        return _steps_are_zero(expr)
     if isinstance(expr, sympy.Basic) and expr.atoms(AppliedUndef):
         replaced, independent = _undefined_as_unknowns(expr)
         if replaced is not None:
@@ -111,6 +117,60 @@ def is_zero(expr) -> bool | None:
     if sympy.simplify(expanded) == 0:
         return True
     return False if _nonzero_at_a_point(expanded) else None
+
+
+def _steps_in(expr: sympy.Expr) -> set:
+    """The unit steps in ``expr``: applications of a SymPy function whose class says
+    ``unit_step = True`` (symderive.kinks.Step), which takes only the values 0 and 1.
+    Recognised by that mark, so that the kernel imports nothing of symderive's."""
+    return {f for f in expr.atoms(sympy.Function) if getattr(type(f), "unit_step", False)}
+
+
+def _steps_are_zero(expr: sympy.Expr) -> bool | None:
+    """``expr`` with unit steps in it, decided on every sign region at once.
+
+    Expanded, it is a sum of products of distinct steps (a step's powers are
+    itself), each with a coefficient free of steps: it is 0 on every region
+    exactly when each coefficient is 0.  A nonzero coefficient is a
+    counterexample when the steps' arguments are distinct symbols (every
+    pattern of signs occurs, on an open set where the coefficient, analytic,
+    is not 0); otherwise only a point where the expression is nonzero is one."""
+    steps = sorted(_steps_in(expr), key=sympy.default_sort_key)
+    unknowns = {step: sympy.Dummy("s") for step in steps}
+    expanded = sympy.expand(expr.xreplace(unknowns))
+    # s**k is s (the unknowns are 0 or 1): reduce before collecting
+    expanded = expanded.replace(lambda e: e.is_Pow and e.base in unknowns.values() and e.exp.is_Integer
+                                and e.exp > 0, lambda e: e.base)
+    if any(u in arg.free_symbols for u in unknowns.values() for step in steps for arg in step.args):
+        return None  # a step of a step: left undecided
+    try:
+        polynomial = sympy.Poly(expanded, *unknowns.values())
+    except sympy.PolynomialError:
+        return None  # a step in a denominator or inside a function
+    verdicts = [is_zero(coefficient) for coefficient in polynomial.coeffs()]
+    if all(v is True for v in verdicts):
+        return True
+    arguments = [step.args[0] for step in steps]
+    if False in verdicts and all(a.is_Symbol for a in arguments) and len(set(arguments)) == len(arguments):
+        return False
+    return False if _nonzero_at_a_signed_point(expr) else None
+
+
+def _nonzero_at_a_signed_point(expr: sympy.Expr) -> bool:
+    """True when ``expr`` is clearly nonzero at one of a few rational points whose
+    coordinates have both signs (every step there evaluates to 0 or 1)."""
+    symbols = sorted(expr.free_symbols, key=str)
+    for trial in range(4):
+        point = {x: (-1) ** (k * 7 + trial * (k + 1) // 2) * (sympy.Rational(50 + (7 * k + 13 * trial) % 97, 100)
+                                                              + sympy.Rational(1, 2))
+                 for k, x in enumerate(symbols)}
+        try:
+            value = sympy.N(expr.xreplace(point), 50)
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if value.is_number and value.is_finite is True and abs(value) > sympy.Float("1e-30"):
+            return True
+    return False
 
 
 def _undefined_as_unknowns(expr: sympy.Expr) -> tuple[sympy.Expr | None, bool]:

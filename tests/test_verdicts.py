@@ -159,7 +159,7 @@ def test_the_witness_is_independent_of_sympy_and_of_the_derivation():
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").split(".")[0] if node.level == 0 else "." + (node.module or ""))
-    assert imported <= {"__future__", "dataclasses", "typing", "numpy", "mpmath", ".expr"}, imported
+    assert imported <= {"__future__", "dataclasses", "fractions", "typing", "numpy", "mpmath", ".expr"}, imported
     assert "mpmath" in imported
 
 
