@@ -26,7 +26,11 @@ from catalogue import CATALOGUE
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SEEDS = [identity.expression for identity in CATALOGUE] + [identity.claim for identity in CATALOGUE] + [
-    "tanh(X @ W + b)", "sigmoid(X) * (1 - sigmoid(X))", "X ** -1 / 2", "-A.T.T @ eye(3)", "ones(2, 3) * 0.5"]
+    "tanh(X @ W + b)", "sigmoid(X) * (1 - sigmoid(X))", "X ** -1 / 2", "-A.T.T @ eye(3)", "ones(2, 3) * 0.5",
+    # the operations of issue #13: axes, slopes, constants, division by a matrix
+    "softmax(Q @ K.T / sqrt(2), axis=1) @ V", "-sum(T * log_softmax(Z, axis=1))", "mean((X @ w - y)**2)",
+    "leaky_relu(X @ W + b, 0.01)", "relu(Z) * step(Z) + abs(Z) * sign(Z)", "logsumexp(A, axis=0) / pi",
+    "norm(A) ** 2 + sum(A / B, axis=-1)", "X / (exp(1) * log(2))"]
 ALPHABET = "XWAGab01 2.()@*+-/.T_[],'\"\\$%&#~^{}:;=!\n\t" + "".join(chr(c) for c in range(0x20, 0x7f))
 
 

@@ -619,7 +619,8 @@ def test_random_bytes_give_a_tree_or_a_parse_error():
 
 def test_random_token_soup_gives_a_tree_or_a_parse_error_and_trees_print_back():
     pieces = ["X", "W", "b", "2", "0.5", "1e-3", "+", "-", "*", "@", "/", "**", "(", ")", ".T",
-              ".t", "tanh(", "eye(3)", "ones(2, 3)", ",", " ", "\n", "lambda", "_X"]
+              ".t", "tanh(", "eye(3)", "ones(2, 3)", ",", " ", "\n", "lambda", "_X",
+              "softmax(", "sum(", "axis", "=", "0", "1", "-1", "leaky_relu(", "pi", "sqrt(", "log("]
     rng = random.Random(7)
     parsed = 0
     for _ in range(3000):
