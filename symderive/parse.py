@@ -68,7 +68,7 @@ from fractions import Fraction
 
 from . import constants
 from .errors import BadInput
-from .expr import (ALONG_AXIS, FUNCTIONS, PARAMETRIZED, Add, Along, Call, Constant, Div, Expr,
+from .expr import (ALONG_AXIS, FUNCTIONS, KINKED, PARAMETRIZED, Add, Along, Call, Constant, Div, Expr,
                    Hadamard, Identity, MatMul, Name, Neg, Number, Ones, Power, Sub, Transpose)
 
 __all__ = ["parse", "ParseError"]
@@ -281,6 +281,8 @@ def _arithmetic(symbol: str, a, b):
         value = a / b
     else:
         value = _whole_power(a, b)
+        if not isinstance(value, Fraction):
+            return value  # a root, worked out (and bounded) by constants
     if _too_large(value):
         raise _NoValue(f"this constant has more than {MAX_NUMBER_DIGITS} digits")
     return value
@@ -288,8 +290,11 @@ def _arithmetic(symbol: str, a, b):
 
 def _whole_power(a: Fraction, b: Fraction) -> Fraction:
     """a ** b for a whole number b, refusing results too large to write down."""
-    if b.denominator != 1:
-        raise _NoValue("inside a constant, the exponent of ** must be a whole number")
+    if b.denominator != 1:  # a root: an irrational constant, worked out by constants
+        try:
+            return constants.combine("**", a, b)
+        except constants.NoValue as reason:
+            raise _NoValue(str(reason)) from None
     if a == 0 and b < 0:
         raise _NoValue("division by zero (0 to a negative power)")
     # The numerator or the denominator of a is at least 2**bits, so that of the
@@ -408,8 +413,11 @@ class _Parser:
     def divisor(self, piece: _Piece) -> _Piece:
         """A constant right operand of '/': not zero, made into one Number (or Constant)."""
         value = self.require_constant(piece, "expected a constant")
-        if value == 0:
+        found = value if isinstance(value, Fraction) else constants.sign(value)
+        if found == 0:
             raise self.error(piece.start, "division by zero")
+        if found is None and not value.free_symbols:
+            raise self.error(piece.start, f"cannot tell whether the divisor {value} is 0")
         return _Piece(_constant_node(value), piece.start, 1, constant=True, value=value)
 
     def binary(self, operator: _Token, left: _Piece, right: _Piece) -> _Piece:
@@ -444,8 +452,11 @@ class _Parser:
         exponent = self.unary()
         self.leave()
         value = self.require_constant(exponent, "the exponent of ** must be a number", rational=True)
-        return self.make(Power(base.node, value), base.start, operator, base,
-                         **_combine(operator, base, exponent))
+        combined = _combine(operator, base, exponent)
+        if combined.get("problem") and base.problem is None:  # (-1) ** (1/2): no real value
+            reason, token = combined["problem"]
+            raise self.error(token, reason)
+        return self.make(Power(base.node, value), base.start, operator, base, **combined)
 
     def postfix(self) -> _Piece:
         """postfix := atom ('.' 'T')*"""
@@ -548,16 +559,23 @@ class _Parser:
                 raise self.error(comma, f"{name} needs its slope for negative arguments: write {usage}, "
                                  "e.g. leaky_relu(Z, 0.01)")
             self.advance()
+            if self.peek().kind == "name" and self.peek(1).is_symbol("="):
+                raise self.error(self.peek(), f"{name} takes its slope as the second argument, without a "
+                                 "keyword: write leaky_relu(Z, 0.01)")
             slope = self.term()
             parameter = self.require_constant(slope, "the slope of leaky_relu must be a number", rational=True)
         elif name in ALONG_AXIS and self.peek().is_symbol(","):
             self.advance()
             axis = self.axis(usage)
+        elif self.peek().is_symbol(",") and self.peek(1).kind == "name" and self.peek(2).is_symbol("="):
+            raise self.error(self.peek(1), f"{name} takes no keyword argument: write {usage}")
         if self.peek().is_symbol(","):
             raise self.error(self.peek(), f"{name}() takes exactly one argument" if usage == f"{name}(A)"
                              else f"too many arguments: write {usage}")
         self.close(opening)
         self.leave()
+        if argument.constant and name in KINKED and argument.value == 0 and argument.problem is None:
+            raise self.error(argument.start, f"{name} is not differentiable (or not defined) at 0")
         if argument.constant and name in _CONSTANT_FUNCTIONS and argument.problem is None:
             value = self.function_of_constant(name, argument)
             return _Piece(_constant_node(value), function, 1, constant=True, value=value)

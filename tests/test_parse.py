@@ -17,7 +17,9 @@ import pytest
 
 import symderive.parse
 from symderive.errors import BadInput, ExitStatus
-from symderive.expr import (FUNCTIONS, PARAMETRIZED, Add, Along, Call, Div, Expr, Hadamard, Identity, MatMul, Name, Neg,
+from sympy import sqrt
+
+from symderive.expr import (FUNCTIONS, PARAMETRIZED, Add, Along, Call, Constant, Div, Expr, Hadamard, Identity, MatMul, Name, Neg,
                             Number, Ones, Power, Sub, Transpose)
 from symderive.parse import ParseError, parse
 
@@ -223,7 +225,8 @@ CONSTANTS_IN_PARENTHESES = [
     ("1/2", Div(num(1), num(2))),  # without parentheses nothing is folded
     ("-3", Neg(num(3))),
     ("2 * 3", Hadamard(num(2), num(3))),
-    ("(2**0.5)", power(num(2), "1/2")),  # no exact value: kept as it is
+    ("(2**0.5)", Constant(sqrt(2))),  # an exact irrational value: one Constant
+    ("(sqrt(8) / 2)", Constant(sqrt(2))),
 ]
 
 
@@ -419,7 +422,15 @@ ERRORS = [
     ("X ** (2).T", 1, 6, "the exponent of ** must be a number"),
     ("X ** (2 @ 3)", 1, 6, "the exponent of ** must be a number"),
     ("X ** tanh(2)", 1, 6, "the exponent of ** must be a number"),
-    ("X ** (4 ** 0.5)", 1, 9, "inside a constant, the exponent of ** must be a whole number"),
+    ("X ** (2 ** 0.5)", 1, 6, "the exponent of ** must be a rational number, not sqrt(2)"),
+    ("X * (-1) ** (1/2)", 1, 10, "a negative number to a fractional power is not real"),
+    ("X / (log(4) - 2 * log(2))", 1, 5, "division by zero"),
+    ("X * log(log(4) - 2 * log(2))", 1, 9, "not positive"),
+    ("X / ((1 + sqrt(2))**2 - 3 - 2*sqrt(2))", 1, 5, "division by zero"),
+    ("step(0) * X", 1, 6, "step is not differentiable (or not defined) at 0"),
+    ("leaky_relu(X, slope=0.1)", 1, 15, "takes its slope as the second argument"),
+    ("leaky_relu(X, axis=0)", 1, 15, "takes its slope as the second argument"),
+    ("tanh(X, axis=0)", 1, 9, "tanh takes no keyword argument"),
     ("X ** (0 ** -1)", 1, 9, "division by zero"),
     ("X ** (1 / 0)", 1, 11, "division by zero"),
     ("X ** (10 ** 2000)", 1, 10, "more than 1000 digits"),
