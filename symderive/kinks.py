@@ -39,6 +39,10 @@ class Step(sympy.Function):
             return sympy.S.One
         if x.is_extended_negative:
             return sympy.S.Zero
+        if x.could_extract_minus_sign():
+            # step(-u) = 1 - step(u) wherever u != 0, the only place a step is used: one
+            # canonical sign, so step(tanh(2 - y)) and SymPy's -tanh(y - 2) meet
+            return 1 - cls(-x)
         return None  # symbols, and 0 itself (where step is undefined), stay unevaluated
 
     def fdiff(self, argindex=1):
