@@ -140,7 +140,10 @@ def _steps_are_zero(expr: sympy.Expr) -> bool | None:
     counterexample when the steps' arguments are distinct symbols (every
     pattern of signs occurs, on an open set where the coefficient, analytic,
     is not 0); otherwise only a point where the expression is nonzero is one."""
+    expr = _steps_normalised(expr)
     steps = sorted(_steps_in(expr), key=sympy.default_sort_key)
+    if not steps:  # they cancelled: step(-x) + step(x) - 1
+        return is_zero(expr)
     unknowns = {step: sympy.Dummy("s") for step in steps}
     expanded = sympy.expand(expr.xreplace(unknowns))
     # s**k is s (the unknowns are 0 or 1): reduce before collecting
@@ -178,6 +181,21 @@ def _nonzero_at_a_signed_point(expr: sympy.Expr) -> bool:
         if value.is_number and value.is_finite is True and abs(value) > sympy.Float("1e-30"):
             return True
     return False
+
+
+def _steps_normalised(expr: sympy.Expr) -> sympy.Expr:
+    """Each step of c u, for a rational c, written as a step of u: step(c u) = step(u)
+    for c > 0, and step(-u) = 1 - step(u), both true wherever u != 0, the only places
+    a step is defined.  Then step(x) + step(-x) - 1 and step(2 x) - step(x) are 0
+    on every region, as they should be, instead of left undecided."""
+    def normal(step):
+        argument = step.args[0]
+        content, rest = argument.as_content_primitive()
+        if content.is_Rational and content > 0 and rest.could_extract_minus_sign():
+            return 1 - type(step)(-rest)
+        return type(step)(rest) if content.is_Rational and content > 0 else step
+
+    return expr.xreplace({step: normal(step) for step in _steps_in(expr)})
 
 
 def sign_region(expr: sympy.Expr, tries: int = 24) -> tuple[tuple, tuple] | None:
