@@ -22,7 +22,7 @@ from . import __version__, budget
 from .budget import DEFAULT_TIME_LIMIT, TimeLimitReached, format_seconds, time_limit_argument
 from .errors import BadInput, ExitStatus, SymderiveError
 from .pipeline import (DEFAULT_MAX_WORK, DEFAULT_SIZES, INCONSISTENT, REFUTED, UNDECIDED, VERIFIED, CheckResult,
-                       Derivation, check, derive, outcome_note)
+                       Derivation, check, derive, outcome_note, region_text)
 from .latex import compile_pdf, find_engine
 from .progress import Progress
 from .program import looks_like_program, read_program
@@ -232,6 +232,8 @@ def _summary(derivation: Derivation, paths: list[Path], stream: TextIO) -> None:
         state = "proven for all sizes" if report.proven else "NOT proven for all sizes"
         print(f"  general proof of df/d{wrt}: {len(report.steps)} steps, {state}", file=stream)
     count = len(derivation.identities)
+    if derivation.domain_text:  # where every verdict above holds: kinks, logs, divisions
+        print(f"  every verdict here is about the points {derivation.domain_text}", file=stream)
     if derivation.verified and derivation.proven_for_all_sizes:
         print(f"  all {count} identities verified exactly at these sizes, and the closed forms "
               "proven for all sizes, every step checked", file=stream)
@@ -253,6 +255,8 @@ def _counterexample_lines(verdict, stream: TextIO, indent: str = "           ") 
     if found is not None and found.decided:
         print(f"{indent}entry {found.index} differs: derived {found.lhs}, claimed {found.rhs}, "
               f"difference {found.difference}", file=stream)
+        if found.region:  # kinked functions: the sign region where the claim fails
+            print(f"{indent}{region_text(found)}", file=stream)
     elif found is not None:
         print(f"{indent}entry {found.index} is undecided: derived {found.lhs}, claimed {found.rhs}; "
               f"their difference, {found.difference}, could be neither brought to 0 nor shown nonzero",
@@ -272,6 +276,8 @@ def _check_summary(result: CheckResult, stream: TextIO) -> None:
     note = outcome_note(result.verdict, witness)
     if status == VERIFIED:
         print(f"  VERIFIED exactly: {result.verdict.method}", file=stream)
+        if result.domain_text:
+            print(f"  holds {result.domain_text}", file=stream)
         if witness is not None:
             print(f"  numeric witness: {witness.method}", file=stream)
         if result.for_all_sizes:
@@ -286,6 +292,8 @@ def _check_summary(result: CheckResult, stream: TextIO) -> None:
         print(f"  numeric witness: {witness.method}", file=stream)
         return
     print(f"  {status.upper()}: {result.verdict.method}", file=stream)
+    if result.domain_text and status == UNDECIDED:
+        print(f"  (the claim was considered {result.domain_text})", file=stream)
     _counterexample_lines(result.verdict, stream, indent="  ")
     if note:  # says where the witness disagrees, and what that means
         print(f"  {note}", file=stream)

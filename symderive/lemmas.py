@@ -150,7 +150,7 @@ def _generic(operation: str, classes: tuple, parameter: object) -> tuple[Expr, t
         return Transpose(A), ((N, M),)
     if operation in ("trace", "det", "inv"):
         return Call(operation, A), ((N, N),)
-    return Call(operation, A), ((N, M),)
+    return Call(operation, A, parameter if isinstance(parameter, Fraction) else None), ((N, M),)
 
 
 def _symbolic_out(node: Expr, shapes: tuple) -> tuple:
@@ -170,6 +170,8 @@ def _parameter(node: Expr) -> object:
         return node.exponent
     if isinstance(node, Div) and isinstance(node.right, Number):
         return node.right.value
+    if isinstance(node, Call) and node.parameter is not None:
+        return node.parameter  # leaky_relu's slope
     return None
 
 

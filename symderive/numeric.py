@@ -500,24 +500,56 @@ def _draw(rng, shapes, upstream, signed) -> dict[str, np.ndarray]:
     return drawn
 
 
-def _away_from_kinks(node: Expr, drawn: Mapping[str, np.ndarray]) -> bool:
-    """Whether every argument of a kinked function in ``node`` is at least KINK_MARGIN
-    from 0 at the drawn inputs (in double precision: a test of distance, not a value)."""
+def _kink_values(node: Expr, drawn: Mapping[str, np.ndarray]) -> list[list] | None:
+    """The values, at the drawn inputs, of every argument of a kinked function in
+    ``node`` (at 20 digits: for a test of distance and sign, not a value); None
+    where one of them is not a real number."""
     from .expr import walk
 
     arguments = [sub.argument for sub in walk(node) if isinstance(sub, Call) and sub.function in _KINKED]
-    if not arguments:
-        return True
+    found = []
     try:
         with mpmath.workdps(20):
             values = _Values({name: _to_mp(array) for name, array in drawn.items()})
             for argument in arguments:
-                found = values.get(argument, np.ones(values.shape(argument), dtype=bool))
-                if any(not _real(x) or abs(x) < KINK_MARGIN for x in found.ravel()):
-                    return False
+                entries = list(values.get(argument, np.ones(values.shape(argument), dtype=bool)).ravel())
+                if not all(_real(x) for x in entries):
+                    return None
+                found.append(entries)
     except (ValueError, ArithmeticError, KeyError):
-        return False
-    return True
+        return None
+    return found
+
+
+def _away_from_kinks(node: Expr, drawn: Mapping[str, np.ndarray]) -> bool:
+    """Whether every argument of a kinked function in ``node`` is at least KINK_MARGIN
+    from 0 at the drawn inputs."""
+    found = _kink_values(node, drawn)
+    return found is not None and all(abs(x) >= KINK_MARGIN for entries in found for x in entries)
+
+
+def _both_signs(node: Expr, drawn: Mapping[str, np.ndarray]) -> bool:
+    """Whether every argument of a kinked function with more than one entry has
+    entries of both signs at the drawn inputs: then the witness sees both sides
+    of the kink (each region's formula), not only one."""
+    found = _kink_values(node, drawn)
+    return found is not None and all(len(entries) < 2 or (any(x > 0 for x in entries) and any(x < 0 for x in entries))
+                                     for entries in found)
+
+
+def _point_away_from_kinks(node: Expr, closed_form: Expr, rng, shapes, upstream) -> dict | None:
+    """Signed inputs at which every argument of a kinked function is at least
+    KINK_MARGIN from 0 (the witness never evaluates at a kink, nor within its
+    differences' step of one), preferring a point where each such argument has
+    entries of both signs; None if KINK_TRIES draws find no point away from the kinks."""
+    fallback = None
+    for _ in range(KINK_TRIES):
+        drawn = _draw(rng, shapes, upstream, True)
+        if _away_from_kinks(node, drawn) and _away_from_kinks(closed_form, drawn):
+            if _both_signs(node, drawn) and _both_signs(closed_form, drawn):
+                return drawn
+            fallback = fallback or drawn
+    return fallback
 
 
 def _scalars_drawn(node: Expr, closed_form: Expr, rng) -> tuple[Expr, Expr]:
@@ -558,15 +590,11 @@ def witness(node: Expr, wrt: str, closed_form: Expr, shapes: Mapping[str, tuple[
     rng = np.random.default_rng(seed)
     node, closed_form = _scalars_drawn(node, closed_form, rng)
     signed = _kinked(node) or _kinked(closed_form)
-    drawn = _draw(rng, shapes, upstream, signed)
-    if signed:  # away from the kinks: every argument of a kinked function at least KINK_MARGIN from 0
-        for _ in range(KINK_TRIES):
-            if _away_from_kinks(node, drawn) and _away_from_kinks(closed_form, drawn):
-                break
-            drawn = _draw(rng, shapes, upstream, signed)
-        else:
-            return NumericWitness(None, float("nan"), "no numeric witness: no random point away from the kinks "
-                                                      f"(where an argument of {', '.join(sorted(signed))} is 0) was found")
+    drawn = _point_away_from_kinks(node, closed_form, rng, shapes, upstream) if signed \
+        else _draw(rng, shapes, upstream, False)
+    if drawn is None:
+        return NumericWitness(None, float("nan"), "no numeric witness: no random point away from the kinks "
+                                                  f"(where an argument of {', '.join(sorted(signed))} is 0) was found")
     try:
         output_shape = _Values(drawn).shape(node)
         if upstream is not None:

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 import sympy
 
-from . import budget, build, chain_rule, engine, numeric, rules, verify
+from . import budget, build, chain_rule, domains, engine, numeric, rules, verify
 from .errors import BadInput, TooMuchWork
 from .expr import Add, Call, Div, Expr, Hadamard, MatMul, Name, Neg, Number, Power, names_in, walk
 from .expr import Identity as Eye
@@ -179,6 +179,17 @@ class Derivation:
         return self.upstream_name is None
 
     @property
+    def domain(self) -> list[domains.Condition]:
+        """Where the verdicts hold: the conditions the expression and its closed forms
+        need (a kink at 0, log of a positive entry, ...); [] when they hold everywhere."""
+        return domains.conditions(self.expression, *self.closed_form_trees.values())
+
+    @property
+    def domain_text(self) -> str:
+        """"where every entry of X @ W is nonzero (relu has a kink at 0)", or ""."""
+        return domains.domain_text(self.domain)
+
+    @property
     def output_shape(self) -> Shape:
         return (self.raw_output.rows, self.raw_output.cols)
 
@@ -255,6 +266,7 @@ class Derivation:
             "identities": [_identity_data(identity) for identity in self.identities],
             "verified": self.verified,
             "status": self.status,
+            "domain": domains.domain_data(self.domain),
             "general_proof": {wrt: report.data() for wrt, report in self.general_proofs.items()},
             "proven_for_all_sizes": self.proven_for_all_sizes,
             "scope": ("the closed forms are proven for all sizes, every step checked"
@@ -288,8 +300,23 @@ def _counterexample_data(verdict: verify.Verdict) -> dict[str, Any] | None:
     found = verdict.counterexample
     if found is None:
         return {"reason": verdict.reason} if verdict.reason else None
-    return {"index": list(found.index), "lhs": str(found.lhs), "rhs": str(found.rhs),
+    data = {"index": list(found.index), "lhs": str(found.lhs), "rhs": str(found.rhs),
             "difference": str(found.difference), "decided": found.decided}
+    if found.region:  # a claim about kinked functions: the sign region where it fails
+        data["point"] = {str(symbol): str(value) for symbol, value in found.point}
+        data["region"] = [{"argument": str(argument), "sign": sign} for argument, sign in found.region]
+        data["region_text"] = region_text(found)
+    return data
+
+
+def region_text(found: verify.Counterexample) -> str:
+    """The sign region where a claim about kinked functions fails, in words:
+    "where W_11*X_11 + W_21*X_12 < 0, W_12*X_11 + W_22*X_12 > 0 (e.g. at X_11 = -1/2, ...)"."""
+    if not found.region:
+        return ""
+    signs = ", ".join(f"{argument} {'>' if sign > 0 else '<'} 0" for argument, sign in found.region)
+    at = ", ".join(f"{symbol} = {value}" for symbol, value in found.point)
+    return f"the difference is nonzero where {signs} (at {at})"
 
 
 # ---------------------------------------------------------------------------
@@ -870,6 +897,14 @@ class CheckResult:
     verdict: verify.Verdict
     witness: numeric.NumericWitness | None
     for_all_sizes: bool = False  # the claim was also proven for all sizes, step by step
+    # where the verdict holds: the conditions the expression and the claim need
+    domain: tuple[domains.Condition, ...] = ()
+
+    @property
+    def domain_text(self) -> str:
+        """"where every entry of X @ W is nonzero (relu has a kink at 0)", or "" when
+        the verdict needs no condition."""
+        return domains.domain_text(list(self.domain))
 
     @property
     def status(self) -> str:
@@ -893,6 +928,7 @@ class CheckResult:
             "defaulted": {name: list(axes) for name, axes in self.defaulted.items()},
             "upstream": self.upstream_name,
             **_outcome_data(self.verdict, self.witness),
+            "domain": domains.domain_data(list(self.domain)),
             "proven_for_all_sizes": self.for_all_sizes,
             "scope": ("proven for all sizes by the general prover, and checked exactly at these sizes"
                       if self.for_all_sizes else "checked exactly at these sizes only; not a proof for all sizes"),
@@ -988,7 +1024,8 @@ def _check(expression, wrt, claim, shapes, n, m, d, upstream, max_work, for_all_
         leaves = {name: shape for name, shape in leaf_shapes.items() if name != derivation.upstream_name}
         proven = claim_proven_for_all_sizes(tree, wrt, claim_tree, leaves, derivation.upstream_name) is not None
     return CheckResult(tree, wrt, claim_tree, derivation.shapes, derivation.defaulted,
-                       derivation.upstream_name, verdict, witness, proven)
+                       derivation.upstream_name, verdict, witness, proven,
+                       tuple(domains.conditions(tree, claim_tree)))
 
 
 def check_local(expression: Expr, claims: Mapping[str, Expr], shapes: Mapping[str, Shape],

@@ -36,7 +36,7 @@ import sympy
 from sympy import Indexed, KroneckerDelta
 from sympy.core.function import AppliedUndef
 
-__all__ = ["Counterexample", "Verdict", "is_zero", "equal_matrices", "equal_index_formula"]
+__all__ = ["Counterexample", "Verdict", "is_zero", "sign_region", "equal_matrices", "equal_index_formula"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,11 @@ class Counterexample:
     lhs: sympy.Expr
     rhs: sympy.Expr
     decided: bool  # False: the difference could not be brought to 0, nor shown nonzero
+    # For a difference with unit steps in it (relu, abs, ...): a point where it is
+    # nonzero, away from every kink, and the sign there of each step's argument,
+    # i.e. the sign region on which the claim fails (see :func:`sign_region`).
+    point: tuple = ()  # (symbol, rational value) pairs
+    region: tuple = ()  # (argument of a step, +1 or -1) pairs
 
     @property
     def difference(self) -> sympy.Expr:
@@ -135,7 +140,10 @@ def _steps_are_zero(expr: sympy.Expr) -> bool | None:
     counterexample when the steps' arguments are distinct symbols (every
     pattern of signs occurs, on an open set where the coefficient, analytic,
     is not 0); otherwise only a point where the expression is nonzero is one."""
+    expr = _steps_normalised(expr)
     steps = sorted(_steps_in(expr), key=sympy.default_sort_key)
+    if not steps:  # they cancelled: step(-x) + step(x) - 1
+        return is_zero(expr)
     unknowns = {step: sympy.Dummy("s") for step in steps}
     expanded = sympy.expand(expr.xreplace(unknowns))
     # s**k is s (the unknowns are 0 or 1): reduce before collecting
@@ -146,7 +154,9 @@ def _steps_are_zero(expr: sympy.Expr) -> bool | None:
     try:
         polynomial = sympy.Poly(expanded, *unknowns.values())
     except sympy.PolynomialError:
-        return None  # a step in a denominator or inside a function
+        # a step in a denominator or inside a function: not decided on the regions,
+        # but a point where the expression is nonzero still refutes it
+        return False if _nonzero_at_a_signed_point(expr) else None
     verdicts = [is_zero(coefficient) for coefficient in polynomial.coeffs()]
     if all(v is True for v in verdicts):
         return True
@@ -171,6 +181,46 @@ def _nonzero_at_a_signed_point(expr: sympy.Expr) -> bool:
         if value.is_number and value.is_finite is True and abs(value) > sympy.Float("1e-30"):
             return True
     return False
+
+
+def _steps_normalised(expr: sympy.Expr) -> sympy.Expr:
+    """Each step of c u, for a rational c, written as a step of u: step(c u) = step(u)
+    for c > 0, and step(-u) = 1 - step(u), both true wherever u != 0, the only places
+    a step is defined.  Then step(x) + step(-x) - 1 and step(2 x) - step(x) are 0
+    on every region, as they should be, instead of left undecided."""
+    def normal(step):
+        argument = step.args[0]
+        content, rest = argument.as_content_primitive()
+        if content.is_Rational and content > 0 and rest.could_extract_minus_sign():
+            return 1 - type(step)(-rest)
+        return type(step)(rest) if content.is_Rational and content > 0 else step
+
+    return expr.xreplace({step: normal(step) for step in _steps_in(expr)})
+
+
+def sign_region(expr: sympy.Expr, tries: int = 24) -> tuple[tuple, tuple] | None:
+    """A rational point, away from every kink, where ``expr`` (with unit steps in
+    it) is clearly nonzero, and the sign of each step's argument there: the sign
+    region on which ``expr`` is not 0.  None if no such point is found among
+    ``tries`` points whose coordinates have random signs (drawn from a fixed seed,
+    so the answer is reproducible).  Used to show where a refuted claim fails."""
+    import random
+
+    steps = sorted(_steps_in(expr), key=sympy.default_sort_key)
+    symbols = sorted(expr.free_symbols, key=str)
+    rng = random.Random(13)
+    for _ in range(tries):
+        point = {x: rng.choice((-1, 1)) * sympy.Rational(rng.randint(50, 150), 100) for x in symbols}
+        signs = [sympy.sign(step.args[0].xreplace(point)) for step in steps]
+        if any(not s.is_number or s == 0 for s in signs):
+            continue  # at a kink, or not a number: not a point of any region
+        try:
+            value = sympy.N(expr.xreplace(point), 50)
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if value.is_number and value.is_finite is True and abs(value) > sympy.Float("1e-30"):
+            return (tuple(point.items()), tuple((step.args[0], int(s)) for step, s in zip(steps, signs)))
+    return None
 
 
 def _undefined_as_unknowns(expr: sympy.Expr) -> tuple[sympy.Expr | None, bool]:
@@ -303,8 +353,17 @@ def _first_failure(pairs: Iterable[tuple[tuple[int, ...], Any, Any]]):
             if key is not None:
                 decided[key] = zero
         if zero is not True:
-            return checked, Counterexample(tuple(k + 1 for k in index), lhs, rhs, decided=zero is False)
+            point, region = _where_steps_fail(difference) if zero is False else ((), ())
+            return checked, Counterexample(tuple(k + 1 for k in index), lhs, rhs, decided=zero is False,
+                                           point=point, region=region)
     return checked, None
+
+
+def _where_steps_fail(difference) -> tuple[tuple, tuple]:
+    """The point and sign region of :func:`sign_region` for a difference with steps; () () otherwise."""
+    if not isinstance(difference, sympy.Basic) or not _steps_in(difference):
+        return (), ()
+    return sign_region(difference) or ((), ())
 
 
 def equal_matrices(lhs, rhs, what: str) -> Verdict:

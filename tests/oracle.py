@@ -44,6 +44,21 @@ arithmetic only: log of x <= 0, sqrt of x < 0, x ** p for x < 0 and p not a
 whole number, division by 0 and inverses of singular matrices make the point
 undefined, never complex.
 
+Functions that are not smooth: relu, leaky_relu(A, c), abs, step and sign
+are evaluated from their definitions, case by case (step and sign are
+undefined at 0).  A gradient claim about them is judged only away from the
+kinks: a point at which any argument of one of them, in the expression, the
+claim or any perturbed evaluation, is within KINK_MARGIN = 1e-10 of 0 is not a
+point of the row (like a point where log is undefined).  Region M, with its
+random signs, puts the arguments on both sides of 0, so a claim true on one
+sign region only (relu's gradient without its step) is false for the oracle.
+
+Reductions keep two dimensions, as in NumPy with keepdims: sum, mean,
+logsumexp over all entries give 1x1, with axis=0 a 1xk row (one value per
+column), with axis=1 an nx1 column (one per row); softmax and log_softmax keep
+the shape.  norm is the Frobenius norm.  A / B divides entry by entry, with
+broadcasting; pi and sqrt(2) are numbers (a 1x1 value broadcasts).
+
 The expression language is read by a tokenizer and a recursive-descent parser
 written here (the grammar of README.md, "Any expression"); nothing is passed to
 eval, exec, compile or sympify, and nothing is imported from symderive.  The
@@ -69,7 +84,14 @@ TOLERANCE = 1e-20  # relative to the largest entry of the gradient or of the cla
 FLOOR = 1e-40  # times the largest number met: the rounding floor, for gradients that are 0
 POINTS = 3  # per region
 MIXED_TRIES = 40
-FUNCTIONS = ("trace", "sum", "det", "inv", "exp", "log", "tanh", "sigmoid", "sin", "cos", "sqrt")
+FUNCTIONS = ("trace", "sum", "det", "inv", "exp", "log", "tanh", "sigmoid", "sin", "cos", "sqrt",
+             "relu", "abs", "step", "sign", "mean", "norm", "softmax", "log_softmax", "logsumexp")
+# The functions that may take axis=0 (along each column) or axis=1 (along each row).
+ALONG = ("sum", "mean", "softmax", "log_softmax", "logsumexp")
+# Not differentiable (relu, leaky_relu, abs) or not continuous (step, sign) at 0:
+# a point where an argument of one of them is within KINK_MARGIN of 0 is not used.
+KINKED = ("relu", "leaky_relu", "abs", "step", "sign")
+KINK_MARGIN = mpmath.mpf(10) ** -10  # far above the step of the differences, 1e-30
 # The error over the allowed error at a point: a true claim is met far below 1
 # (about 1e-25), a false one missed far above it.  In between the oracle refuses
 # to answer rather than guess.
@@ -119,7 +141,7 @@ def tokenize(text: str) -> list[tuple[str, str]]:
             tokens.append(("op", "**"))
             i += 2
             continue
-        if c in "@*/+-(),.":
+        if c in "@*/+-(),.=":
             tokens.append(("op", c))
             i += 1
             continue
@@ -132,7 +154,8 @@ def tokenize(text: str) -> list[tuple[str, str]]:
 #
 # Trees are tuples: ("num", Fraction), ("name", str), ("eye", n), ("ones", r, c),
 # ("neg", a), ("T", a), ("pow", a, exponent_tree), ("call", function, a),
-# (op, a, b) for op in @ * / + -.
+# ("along", function, a, axis) for axis 0 or 1, ("leaky", a, slope as a Fraction),
+# ("pi",), and (op, a, b) for op in @ * / + -.
 
 
 class _Parser:
@@ -221,8 +244,26 @@ class _Parser:
             if text in FUNCTIONS:
                 self.expect("(")
                 argument = self.expression()
+                if text in ALONG and self.is_op(","):
+                    self.take()
+                    self.expect("axis")
+                    self.expect("=")
+                    axis = self.whole_number()
+                    if axis not in (0, 1):
+                        raise OracleError(f"axis must be 0 or 1, not {axis} in {self.text!r}")
+                    self.expect(")")
+                    return ("along", text, argument, axis)
                 self.expect(")")
                 return ("call", text, argument)
+            if text == "leaky_relu":
+                self.expect("(")
+                argument = self.expression()
+                self.expect(",")
+                slope = _constant(self.unary())
+                self.expect(")")
+                return ("leaky", argument, slope)
+            if text == "pi":
+                return ("pi",)
             if text == "eye":
                 self.expect("(")
                 n = self.whole_number()
@@ -329,10 +370,51 @@ def _power(x, p: Fraction):
     return mpmath.exp(mpmath.mpf(p.numerator) / p.denominator * mpmath.log(x))
 
 
+def _step(x):
+    if x == 0:
+        raise Undefined("step at 0")
+    return mpmath.mpf(1) if x > 0 else mpmath.mpf(0)
+
+
 _ELEMENTWISE = {
     "exp": mpmath.exp, "log": _log, "tanh": mpmath.tanh, "sin": mpmath.sin, "cos": mpmath.cos,
     "sqrt": _sqrt, "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
+    # by their definitions, case by case (no step function behind them)
+    "relu": lambda x: x if x > 0 else mpmath.mpf(0), "abs": lambda x: -x if x < 0 else x,
+    "step": _step, "sign": lambda x: mpmath.mpf(1) if x > 0 else (mpmath.mpf(-1) if x < 0 else _step(x)),
 }
+
+
+def _group(values: list, function: str) -> list:
+    """sum, mean, softmax, log_softmax or logsumexp of one group of numbers, from
+    the definitions (softmax_k = exp(v_k) / sum exp(v), no shift: 80 digits suffice)."""
+    total = mpmath.fsum(values)
+    if function == "sum":
+        return [total]
+    if function == "mean":
+        return [total / len(values)]
+    exps = [mpmath.exp(v) for v in values]
+    denominator = mpmath.fsum(exps)
+    if function == "softmax":
+        return [e / denominator for e in exps]
+    if function == "log_softmax":
+        return [v - mpmath.log(denominator) for v in values]
+    if function == "logsumexp":
+        return [mpmath.log(denominator)]
+    raise OracleError(f"unknown reduction {function}")
+
+
+def _along(function: str, a, axis):
+    """``function`` over all entries (axis None), down each column (0) or along each row (1);
+    a reduction keeps two dimensions: 1x1, 1xk, nx1."""
+    rows, cols = _shape(a)
+    if axis is None:
+        found = _group([x for row in a for x in row], function)
+        return [[found[0]]] if len(found) == 1 else [found[i * cols:(i + 1) * cols] for i in range(rows)]
+    if axis == 1:
+        return [_group(list(row), function) for row in a]
+    columns = [_group([a[i][j] for i in range(rows)], function) for j in range(cols)]
+    return [list(row) for row in zip(*columns)]
 
 
 class _Evaluator:
@@ -341,6 +423,7 @@ class _Evaluator:
     def __init__(self, env):
         self.env = env
         self.largest = mpmath.mpf(0)
+        self.nearest_kink = mpmath.inf  # the smallest |argument| of a kinked function met
 
     def note(self, value):
         for row in value:
@@ -374,8 +457,15 @@ class _Evaluator:
         if kind == "pow":
             p = _constant(tree[2])
             return [[_power(x, p) for x in row] for row in self(tree[1])]
+        if kind == "pi":
+            return [[+mpmath.pi]]
         if kind == "call":
-            return self.call(tree[1], self(tree[2]))
+            return self.call(tree[1], self.kink(tree[1], self(tree[2])))
+        if kind == "along":
+            return _along(tree[1], self(tree[2]), tree[3])
+        if kind == "leaky":
+            c = mpmath.mpf(tree[2].numerator) / tree[2].denominator
+            return [[x if x > 0 else c * x for x in row] for row in self.kink("leaky_relu", self(tree[1]))]
         a, b = self(tree[1]), self(tree[2])
         if kind == "@":
             (ra, ca), (rb, cb) = _shape(a), _shape(b)
@@ -393,12 +483,22 @@ class _Evaluator:
             return _broadcast(lambda x, y: x - y, a, b)
         raise OracleError(f"unknown node {kind}")
 
+    def kink(self, function, a):
+        """``a``, the argument of ``function``; notes how near a kink it comes."""
+        if function in KINKED:
+            for row in a:
+                for x in row:
+                    self.nearest_kink = min(self.nearest_kink, abs(x))
+        return a
+
     def call(self, function, a):
         rows, cols = _shape(a)
         if function in _ELEMENTWISE:
             return [[_ELEMENTWISE[function](x) for x in row] for row in a]
-        if function == "sum":
-            return [[mpmath.fsum(x for row in a for x in row)]]
+        if function in ALONG:
+            return _along(function, a, None)
+        if function == "norm":
+            return [[mpmath.sqrt(mpmath.fsum(x * x for row in a for x in row))]]
         if rows != cols:
             raise ShapeMismatch(f"{function} of a {rows}x{cols} matrix")
         if function == "trace":
@@ -450,6 +550,8 @@ def _gradient(tree, wrt, env, upstream, step):
         nonlocal largest
         evaluator = _Evaluator(moved_env)
         out = evaluator(tree)
+        if evaluator.nearest_kink < KINK_MARGIN:
+            raise Undefined("within KINK_MARGIN of a kink")
         largest = max(largest, evaluator.largest)
         if _shape(out) == (1, 1):
             return out[0][0]
@@ -505,7 +607,10 @@ def decide(expression: str, wrt: str, claim: str, shapes: dict, upstream: str = 
                     elif upstream in names(claim_tree):
                         raise OracleError("the claim uses the upstream of a 1x1 expression")
                     try:
-                        claimed = _Evaluator(env)(claim_tree)
+                        claim_evaluator = _Evaluator(env)
+                        claimed = claim_evaluator(claim_tree)
+                        if claim_evaluator.nearest_kink < KINK_MARGIN:
+                            raise Undefined("the claim is within KINK_MARGIN of a kink")
                     except ShapeMismatch as problem:
                         return Answer(False, float("inf"), (), f"the claim is ill-formed: {problem}")
                     if _shape(claimed) != _shape(env[wrt]):

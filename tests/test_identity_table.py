@@ -178,11 +178,12 @@ def test_the_table_is_large_and_mixed():
     truths = Counter((row.category, truth_of(i).holds) for i, row in enumerate(ROWS))
     categories = {row.category for row in ROWS}
     assert categories == {"trace", "least-squares", "layers", "entrywise", "upstream", "square",
-                          "domain", "constants"}
+                          "domain", "constants", "kinks", "softmax", "reductions"}
     for category in categories:  # every category has true claims and false ones
         assert truths[category, True] >= 1 and truths[category, False] >= 1, category
-    # the domain traps are judged on entries of both signs
+    # the domain traps, and the kinks, are judged on entries of both signs
     assert any(truth_of(i).count("M") for i, row in enumerate(ROWS) if row.category == "domain")
+    assert all(truth_of(i).count("M") for i, row in enumerate(ROWS) if row.category == "kinks")
 
 
 def test_rows_state_no_truth():
@@ -361,3 +362,43 @@ def test_no_eval_and_the_oracle_shares_no_code_with_symderive():
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not any(module and module.split(".")[0] in ("symderive", "sympy", "numpy", "symengine")
                    for module in imported), imported
+
+
+def test_oracle_evaluates_the_operations_of_issue_13_by_hand():
+    env = _env(X=[[1, -2], [3, 4]], Y=[[2, 4], [1, 8]])
+    assert _float(oracle.evaluate("relu(X)", env)) == [[1, 0], [3, 4]]
+    assert _float(oracle.evaluate("abs(X) + sign(X) + step(X)", env)) == [[3, 1], [5, 6]]
+    assert _float(oracle.evaluate("leaky_relu(X, 0.5)", env)) == [[1, -1], [3, 4]]
+    assert _float(oracle.evaluate("sum(X, axis=0)", env)) == [[4, 2]]  # 1x2: one per column
+    assert _float(oracle.evaluate("sum(X, axis=1)", env)) == [[-1], [7]]  # 2x1: one per row
+    assert _float(oracle.evaluate("mean(X) + mean(X, axis=1).T", env)) == [[1.5 - 0.5, 1.5 + 3.5]]
+    assert _float(oracle.evaluate("norm(Y)", env)) == [[pytest.approx(85 ** 0.5)]]
+    assert _float(oracle.evaluate("X / Y", env)) == [[0.5, -0.5], [3, 0.5]]
+    assert _float(oracle.evaluate("Y / sqrt(4) - pi + pi", env)) == [[1, 2], [0.5, 4]]
+    # softmax of the row (0, log 3): (1/4, 3/4); log_softmax its log; logsumexp log 4
+    import math
+    env = _env(Z=[[0, math.log(3)]])
+    assert _float(oracle.evaluate("softmax(Z, axis=1)", env)) == [[pytest.approx(0.25), pytest.approx(0.75)]]
+    assert _float(oracle.evaluate("log_softmax(Z)", env)) == [[pytest.approx(math.log(0.25)),
+                                                                pytest.approx(math.log(0.75))]]
+    assert _float(oracle.evaluate("logsumexp(Z, axis=1)", env)) == [[pytest.approx(math.log(4))]]
+    assert _float(oracle.evaluate("softmax(Z, axis=0)", env)) == [[1, 1]]  # each column alone
+    for text in ("sum(X, axis=2)", "relu(X, axis=1)", "leaky_relu(X)", "sum(X, 1)"):
+        with pytest.raises(oracle.OracleError):
+            oracle.evaluate(text, _env(X=[[1]]))
+
+
+def test_oracle_judges_kinks_on_both_signs_and_never_at_a_kink():
+    # relu's gradient without its step is true on positive entries only: region M decides
+    answer = oracle.decide("sum(relu(X))", "X", "ones(2, 2)", {"X": (2, 2)})
+    assert not answer.holds
+    assert all(error <= 1 for region, error in answer.points if region == "P")
+    assert any(error > 1 for region, error in answer.points if region == "M")
+    assert oracle.decide("sum(relu(X))", "X", "step(X)", {"X": (2, 2)}).holds
+    assert oracle.decide("sum(abs(X))", "X", "sign(X)", {"X": (2, 2)}).holds
+    # relu(X - X) has every argument at its kink: no point of region P can be used
+    with pytest.raises(oracle.OracleError, match="undefined at points of region P"):
+        oracle.decide("sum(relu(X - X))", "X", "0 * X", {"X": (2, 2)})
+    # the softmax diagonal-only claim is wrong (by hand: the off-diagonal terms -S_i S_j)
+    assert not oracle.decide("sum(softmax(Z, axis=1) * T)", "Z", "softmax(Z, axis=1) * (1 - softmax(Z, axis=1)) * T",
+                             {"Z": (2, 3), "T": (2, 3)}).holds
