@@ -64,17 +64,17 @@ def sign(value) -> int | None:
         return None
     if abs(approximate) > TINY:
         return 1 if approximate > 0 else -1
-    for simplify in (sympy.expand_log, sympy.radsimp, sympy.nsimplify):
+    for simplify in (lambda v: sympy.expand_log(sympy.expand(v), force=True),
+                     lambda v: sympy.logcombine(v, force=True), sympy.radsimp, sympy.sqrtdenest, sympy.simplify):
         try:
-            tried = simplify(sympy.expand(value), force=True) if simplify is sympy.expand_log else simplify(value)
+            if sympy.expand(simplify(value)) == 0:
+                return 0
         except (TypeError, ValueError, NotImplementedError):
             continue
-        if tried == 0 and simplify is not sympy.nsimplify:
-            return 0
     try:
         if sympy.minimal_polynomial(value, sympy.Dummy("x")).is_Symbol:
             return 0
-    except (NotImplementedError, ValueError, TypeError):
+    except Exception:  # noqa: BLE001 -- NotAlgebraic (log 2) and other refusals: the sign stays unknown
         pass
     return None
 

@@ -78,6 +78,8 @@ def is_zero(expr) -> bool | None:
         if expr.expand() == 0:
             return True
         expr = expr._sympy_()
+    if isinstance(expr, sympy.Basic) and expr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+        return None  # undefined (0/0, a pole): neither 0 nor a counterexample
     if isinstance(expr, sympy.Basic) and _steps_in(expr):
         return _steps_are_zero(expr)
     if isinstance(expr, sympy.Basic) and expr.atoms(AppliedUndef):
@@ -87,9 +89,10 @@ def is_zero(expr) -> bool | None:
             if zero is True or (zero is False and independent):
                 return zero
     if expr.is_polynomial():
-        # a polynomial is 0 exactly when it expands to 0; a nonzero polynomial in
-        # canonical form is not the zero function
-        return sympy.expand(expr) == 0
+        # a polynomial is 0 exactly when every coefficient of its expansion is 0;
+        # rational coefficients are in canonical form, others (log(6) - log(2) -
+        # log(3)) are decided one by one
+        return _coefficients_are_zero(sympy.expand(expr))
     # First, every application of a function (tanh(u), e^u, log u) as an unknown of
     # its own, one per function and expanded argument: if the result is 0 for
     # every value of those unknowns, it is 0 for theirs.  (Not the converse: a
@@ -157,13 +160,33 @@ def _steps_are_zero(expr: sympy.Expr) -> bool | None:
         # a step in a denominator or inside a function: not decided on the regions,
         # but a point where the expression is nonzero still refutes it
         return False if _nonzero_at_a_signed_point(expr) else None
-    verdicts = [is_zero(coefficient) for coefficient in polynomial.coeffs()]
+    coefficients = polynomial.coeffs()
+    verdicts = [is_zero(coefficient) for coefficient in coefficients]
     if all(v is True for v in verdicts):
         return True
     arguments = [step.args[0] for step in steps]
-    if False in verdicts and all(a.is_Symbol for a in arguments) and len(set(arguments)) == len(arguments):
+    if False in verdicts and all(a.is_Symbol for a in arguments) and len(set(arguments)) == len(arguments) \
+            and all(_analytic_everywhere(c) for c in coefficients):
         return False
     return False if _nonzero_at_a_signed_point(expr) else None
+
+
+_ENTIRE = (sympy.exp, sympy.sin, sympy.cos, sympy.sinh, sympy.cosh)
+
+
+def _analytic_everywhere(coefficient: sympy.Expr) -> bool:
+    """Whether ``coefficient`` is a rational function of its symbols and of exp, sin,
+    cos (and tanh, rewritten as exponentials) of them: analytic wherever it is
+    defined, which is everywhere but a set with no interior.  Such a function, if
+    not 0, is nonzero somewhere in every open set, so on every sign region; sqrt,
+    log and fractional powers are not (sqrt(x**2) - x is 0 for x > 0)."""
+    rewritten = coefficient.rewrite(sympy.exp)
+    for node in sympy.preorder_traversal(rewritten):
+        if isinstance(node, sympy.Function) and not isinstance(node, _ENTIRE):
+            return False
+        if node.is_Pow and not node.exp.is_Integer:
+            return False
+    return True
 
 
 def _nonzero_at_a_signed_point(expr: sympy.Expr) -> bool:
@@ -178,7 +201,9 @@ def _nonzero_at_a_signed_point(expr: sympy.Expr) -> bool:
             value = sympy.N(expr.xreplace(point), 50)
         except (TypeError, ValueError, ZeroDivisionError):
             continue
-        if value.is_number and value.is_finite is True and abs(value) > sympy.Float("1e-30"):
+        # a real value only: where sqrt or log of a negative is complex, the
+        # expression is not defined, and nothing there is a counterexample
+        if value.is_number and value.is_real and value.is_finite is True and abs(value) > sympy.Float("1e-30"):
             return True
     return False
 
@@ -195,7 +220,16 @@ def _steps_normalised(expr: sympy.Expr) -> sympy.Expr:
             return 1 - type(step)(-rest)
         return type(step)(rest) if content.is_Rational and content > 0 else step
 
-    return expr.xreplace({step: normal(step) for step in _steps_in(expr)})
+    expr = expr.xreplace({step: normal(step) for step in _steps_in(expr)})
+    # |u| and sqrt(u**2) of a real u are u (2 step(u) - 1) wherever u != 0: with the
+    # steps of the expression, norm(s) for a 1 x 1 s and sign(s) then meet
+    Step = type(next(iter(_steps_in(expr)))) if _steps_in(expr) else None
+    if Step is None:
+        return expr
+    absolute = lambda u: u * (2 * Step(u) - 1)  # noqa: E731
+    expr = expr.replace(lambda e: isinstance(e, sympy.Abs), lambda e: absolute(e.args[0]))
+    return expr.replace(lambda e: e.is_Pow and e.exp == sympy.S.Half and e.base.is_Pow and e.base.exp == 2,
+                        lambda e: absolute(e.base.base))
 
 
 def sign_region(expr: sympy.Expr, tries: int = 24) -> tuple[tuple, tuple] | None:
@@ -218,7 +252,7 @@ def sign_region(expr: sympy.Expr, tries: int = 24) -> tuple[tuple, tuple] | None
             value = sympy.N(expr.xreplace(point), 50)
         except (TypeError, ValueError, ZeroDivisionError):
             continue
-        if value.is_number and value.is_finite is True and abs(value) > sympy.Float("1e-30"):
+        if value.is_number and value.is_real and value.is_finite is True and abs(value) > sympy.Float("1e-30"):
             return (tuple(point.items()), tuple((step.args[0], int(s)) for step, s in zip(steps, signs)))
     return None
 
@@ -262,10 +296,56 @@ def _functions_as_unknowns(expr: sympy.Expr) -> sympy.Expr | None:
     return replaced if replaced.is_rational_function() else None
 
 
-def _rational_is_zero(expr: sympy.Expr) -> bool:
+def _rational_is_zero(expr: sympy.Expr) -> bool | None:
     """A rational function is 0 exactly when the numerator over a common
-    denominator expands to 0 (no gcd needed, which is what makes cancel slow)."""
-    return sympy.expand(sympy.numer(sympy.together(expr))) == 0
+    denominator expands to 0 (no gcd needed, which is what makes cancel slow);
+    coefficients that are not rational numbers are decided one by one."""
+    return _coefficients_are_zero(sympy.expand(sympy.numer(sympy.together(expr))))
+
+
+def _coefficients_are_zero(expanded: sympy.Expr) -> bool | None:
+    """An expanded polynomial is 0 exactly when each coefficient is.  Rational
+    coefficients are 0 only if they are 0; a constant such as log(6) - log(2) -
+    log(3) or sqrt(2 + sqrt(3)) - (sqrt(6) + sqrt(2))/2 is decided by
+    :func:`_constant_is_zero`, and one that cannot be decided leaves the whole
+    undecided."""
+    if expanded == 0:
+        return True
+    symbols = sorted(expanded.free_symbols, key=str)
+    try:
+        coefficients = sympy.Poly(expanded, *symbols).coeffs() if symbols else [expanded]
+    except sympy.PolynomialError:
+        return False if _nonzero_at_a_point(expanded) else None
+    if all(c.is_Rational for c in coefficients):
+        return False  # a nonzero rational coefficient
+    verdicts = [_constant_is_zero(c) for c in coefficients]
+    if False in verdicts:
+        return False
+    return True if all(v is True for v in verdicts) else None
+
+
+def _constant_is_zero(value: sympy.Expr) -> bool | None:
+    """Whether a constant (no symbols) is 0: a value clearly away from 0 at 60
+    digits is not; a tiny one is 0 only when SymPy proves it (logs expanded,
+    radicals denested, or a minimal polynomial x); otherwise undecided."""
+    if value.is_Rational:
+        return value == 0
+    approximate = value.evalf(60)
+    if approximate.is_number and approximate.is_finite and abs(approximate) > sympy.Float("1e-40"):
+        return False
+    for rewritten in (lambda v: sympy.expand(sympy.expand_log(v, force=True)),
+                      lambda v: sympy.logcombine(v, force=True), sympy.radsimp, sympy.sqrtdenest, sympy.simplify):
+        try:
+            if sympy.expand(rewritten(value)) == 0:
+                return True
+        except (TypeError, ValueError, NotImplementedError):
+            continue
+    try:
+        if sympy.minimal_polynomial(value, sympy.Dummy("x")).is_Symbol:
+            return True
+    except Exception:  # noqa: BLE001 -- NotAlgebraic and other refusals of SymPy's: undecided
+        pass
+    return None
 
 
 def _in_exponentials(expr: sympy.Expr, opaque: bool = False) -> sympy.Expr | None:
@@ -309,7 +389,7 @@ def _nonzero_at_a_point(expr: sympy.Expr) -> bool:
         value = sympy.N(expr.xreplace(point), 50)
     except (TypeError, ValueError, ZeroDivisionError):
         return False
-    return value.is_number and value.is_finite is True and abs(value) > sympy.Float("1e-30")
+    return bool(value.is_number and value.is_real and value.is_finite is True and abs(value) > sympy.Float("1e-30"))
 
 
 _PLACES: dict = {}
@@ -353,17 +433,59 @@ def _first_failure(pairs: Iterable[tuple[tuple[int, ...], Any, Any]]):
             if key is not None:
                 decided[key] = zero
         if zero is not True:
-            point, region = _where_steps_fail(difference) if zero is False else ((), ())
+            point, region = (), ()
+            if zero is False and _restricted(lhs, rhs):
+                # kinks, roots, logs: shown false only by a point where both sides are
+                # defined (real) and differ, never by one outside the domain
+                found = _real_counterexample(lhs, rhs)
+                if found is None:
+                    zero = None
+                else:
+                    point, region = found
             return checked, Counterexample(tuple(k + 1 for k in index), lhs, rhs, decided=zero is False,
                                            point=point, region=region)
     return checked, None
 
 
-def _where_steps_fail(difference) -> tuple[tuple, tuple]:
-    """The point and sign region of :func:`sign_region` for a difference with steps; () () otherwise."""
-    if not isinstance(difference, sympy.Basic) or not _steps_in(difference):
-        return (), ()
-    return sign_region(difference) or ((), ())
+def _restricted(*sides) -> bool:
+    """Whether a side has steps, or a function defined or differentiable on part of
+    the real line only (sqrt, log, fractional powers, |x|)."""
+    for side in sides:
+        if not isinstance(side, sympy.Basic):
+            continue
+        if _steps_in(side) or side.atoms(sympy.log, sympy.Abs):
+            return True
+        if any(not p.exp.is_Integer for p in side.atoms(sympy.Pow)):
+            return True
+    return False
+
+
+def _real_counterexample(lhs, rhs, tries: int = 24) -> tuple[tuple, tuple] | None:
+    """A rational point where both sides are real, finite, away from every kink,
+    and clearly different, with the sign of each step's argument there; None if
+    none is found among ``tries`` points (half with random signs, half positive,
+    from a fixed seed, so the answer is reproducible)."""
+    import random
+
+    steps = sorted(_steps_in(lhs - rhs), key=sympy.default_sort_key)
+    symbols = sorted((lhs - rhs).free_symbols | getattr(lhs, "free_symbols", set()) |
+                     getattr(rhs, "free_symbols", set()), key=str)
+    rng = random.Random(13)
+    for attempt in range(tries):
+        sign = (lambda: rng.choice((-1, 1))) if attempt % 2 == 0 else (lambda: 1)
+        point = {x: sign() * sympy.Rational(rng.randint(50, 150), 100) for x in symbols}
+        signs = [sympy.sign(step.args[0].xreplace(point)) for step in steps]
+        if any(not s.is_number or s == 0 for s in signs):
+            continue
+        try:
+            left, right = sympy.N(lhs.xreplace(point), 50), sympy.N(rhs.xreplace(point), 50)
+        except (TypeError, ValueError, ZeroDivisionError, AttributeError):
+            continue
+        if not all(v.is_number and v.is_real and v.is_finite for v in (left, right)):
+            continue
+        if abs(left - right) > sympy.Float("1e-30") * max(1, abs(left)):
+            return (tuple(point.items()), tuple((step.args[0], int(s)) for step, s in zip(steps, signs)))
+    return None
 
 
 def equal_matrices(lhs, rhs, what: str) -> Verdict:
