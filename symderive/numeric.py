@@ -578,7 +578,8 @@ def _scalars_drawn(node: Expr, closed_form: Expr, rng) -> tuple[Expr, Expr]:
 
 
 def witness(node: Expr, wrt: str, closed_form: Expr, shapes: Mapping[str, tuple[int, int]],
-            upstream: str | None, seed: int = 0, max_entries: int = MAX_ENTRIES) -> NumericWitness:
+            upstream: str | None, seed: int = 0, max_entries: int = MAX_ENTRIES,
+            signs: bool = True) -> NumericWitness:
     """Compare the closed form at random numbers with central differences there.
 
     Inputs are drawn from [0.5, 1.5], where log and sqrt are defined; the
@@ -588,10 +589,27 @@ def witness(node: Expr, wrt: str, closed_form: Expr, shapes: Mapping[str, tuple[
     the precision grows.
     """
     rng = np.random.default_rng(seed)
+    original = node, closed_form
     node, closed_form = _scalars_drawn(node, closed_form, rng)
-    signed = _kinked(node) or _kinked(closed_form)
+    signed = (_kinked(node) or _kinked(closed_form)) if signs else set()
     drawn = _point_away_from_kinks(node, closed_form, rng, shapes, upstream) if signed \
         else _draw(rng, shapes, upstream, False)
+    if not signs:  # positive inputs, still away from the kinks
+        for _ in range(KINK_TRIES):
+            if _away_from_kinks(node, drawn) and _away_from_kinks(closed_form, drawn):
+                break
+            drawn = _draw(rng, shapes, upstream, False)
+
+    def positive_instead(reason: NumericWitness) -> NumericWitness:
+        """With both signs log or sqrt may not be real: the witness at positive inputs."""
+        if not signed:
+            return reason
+        again = witness(*original[:1], wrt, original[1], shapes, upstream, seed, max_entries, signs=False)
+        if again.agrees is None:
+            return reason
+        return NumericWitness(again.agrees, again.largest_error, again.method + " (positive inputs: with both "
+                              "signs the expression is not real)", again.entry, again.numeric_value,
+                              again.claimed_value)
     if drawn is None:
         return NumericWitness(None, float("nan"), "no numeric witness: no random point away from the kinks "
                                                   f"(where an argument of {', '.join(sorted(signed))} is 0) was found")
@@ -618,10 +636,11 @@ def witness(node: Expr, wrt: str, closed_form: Expr, shapes: Mapping[str, tuple[
         try:
             found = _at(digits, node, wrt, closed_form, drawn, upstream, entries)
         except (ValueError, ArithmeticError) as problem:
-            return NumericWitness(None, float("nan"), f"no numeric witness: the expression cannot be "
-                                                      f"evaluated at random values ({problem})")
+            return positive_instead(NumericWitness(None, float("nan"), f"no numeric witness: the expression cannot "
+                                                   f"be evaluated at random values ({problem or type(problem).__name__})"))
         if found is None:
-            return NumericWitness(None, float("nan"), f"{where}: not a finite real number there, no numeric witness")
+            return positive_instead(NumericWitness(None, float("nan"),
+                                                   f"{where}: not a finite real number there, no numeric witness"))
         numeric, claimed = found
         first, largest = _first_disagreement(numeric, claimed)
         if first is None:
