@@ -26,6 +26,7 @@ from fractions import Fraction
 from typing import Any
 
 from . import rules
+from .errors import BadInput
 from .expr import Add, Expr, Name, Number, Sub, names_in, walk
 from .index import Declarations, Derivation, Derivative, Entry, Scalar, Step as IndexStep
 from .lemmas import Lemma, lemmas_for_node
@@ -306,27 +307,87 @@ def symbolic_closed_forms(bp: "BackwardPass") -> dict[str, Expr]:
     return symbolic_gradients(bp)[1]
 
 
+def _symbolic_contribution(backward: BackwardStep, expression: Expr,
+                           symbolic_shapes: dict[str, tuple]) -> Expr:
+    """The step's contribution to d(argument) computed afresh by the rule table at
+    symbolic shapes (sizes as names): mean's 1/4 is 1/(n k) there, ones(1, 4) is
+    ones(1, n).  The step's own expression is written as its name, as in the
+    contribution at concrete sizes.  Raises when the rules or the shapes cannot
+    work with names (the caller falls back to patching the concrete contribution)."""
+    from .expr import Identity, Ones
+    from .lemmas import SymbolicSize
+    from .prove import matrix_shape
+
+    def sized(shape: tuple) -> tuple:
+        return tuple(SymbolicSize(d) if isinstance(d, str) else d for d in shape)
+
+    leaves = names_in(expression)
+    decl = Declarations(shapes={name: symbolic_shapes[name] for name in leaves})
+    found = {node: sized(matrix_shape(node, decl)) for node in walk(expression)}
+    leaf_shapes = {name: sized(symbolic_shapes[name]) for name in leaves}
+    if isinstance(backward.upstream, Name):
+        leaf_shapes[backward.upstream.name] = sized(symbolic_shapes[backward.step])
+    forms, _ = rules.closed_forms(expression, backward.upstream, found, leaf_shapes)
+    form = forms[backward.argument]
+    if expression != Name(backward.argument):
+        form = recognize(form, {expression: backward.step})
+
+    def plain(node: Expr) -> Expr:  # sizes as plain names again
+        def size(d):
+            return str(d) if isinstance(d, SymbolicSize) else d
+
+        if isinstance(node, Ones):
+            return Ones(size(node.rows), size(node.cols))
+        if isinstance(node, Identity):
+            return Identity(size(node.size))
+        children = node.children()
+        return node.rebuild(*(plain(child) for child in children)) if children else node
+
+    return plain(form)
+
+
 def _prove_step(backward: BackwardStep, expression: Expr, symbolic_shapes: dict[str, tuple],
                 sizes: list[str], scalar_output: bool) -> None:
-    """d(f)/d(arg[i,j]) = contribution[i,j] for all sizes, for any f of the step's output."""
+    """d(f)/d(arg[i,j]) = contribution[i,j] for all sizes, for any f of the step's output.
+
+    The contribution proven is the rule table's at symbolic shapes; when the table
+    cannot compute it there, the one at concrete shapes with the sizes of its ones
+    and identities written as names (which cannot recover a count such as mean's 1/n)."""
+    try:
+        claim = _symbolic_contribution(backward, expression, symbolic_shapes)
+    except (BadInput, KeyError, TypeError, ValueError):  # the rules or shapes cannot take names here
+        claim = None
+    if claim is not None and not fixed_sizes(claim):
+        _prove_claim(backward, expression, symbolic_shapes, scalar_output, claim)
+        if backward.proof is not None and not backward.proof.error:
+            return
+    _prove_claim(backward, expression, symbolic_shapes, scalar_output, None)
+
+
+def _prove_claim(backward: BackwardStep, expression: Expr, symbolic_shapes: dict[str, tuple],
+                 scalar_output: bool, claim: Expr | None) -> None:
+    """Prove d(f)/d(arg[i,j]) = claim[i,j]; ``claim`` None: the concrete contribution
+    with its ones and identities given size names."""
     leaves = names_in(expression)
     V = backward.step
-    claim = backward.contribution
     decl_shapes = {name: symbolic_shapes[name] for name in leaves}
-    context = Declarations(shapes={**decl_shapes, **{n: symbolic_shapes[n] for n in names_in(claim)
-                                                     if n in symbolic_shapes}})
-    if isinstance(backward.upstream, Name):
-        context.shapes[backward.upstream.name] = symbolic_shapes[V]
-    try:
-        claim = symbolic_constants(claim, context, symbolic_shapes[backward.argument])
-    except Unreadable as problem:
-        backward.proof_error = str(problem)
-        return
-    fixed = fixed_sizes(claim)
-    if fixed:
-        backward.proof_error = (f"the contribution has sizes fixed as numbers ({fixed[0]}), so it is a "
-                                "statement about these sizes, not all sizes")
-        return
+    backward.proof, backward.proof_error, backward.symbolic_contribution = None, "", None
+    if claim is None:
+        claim = backward.contribution
+        context = Declarations(shapes={**decl_shapes, **{n: symbolic_shapes[n] for n in names_in(claim)
+                                                         if n in symbolic_shapes}})
+        if isinstance(backward.upstream, Name):
+            context.shapes[backward.upstream.name] = symbolic_shapes[V]
+        try:
+            claim = symbolic_constants(claim, context, symbolic_shapes[backward.argument])
+        except Unreadable as problem:
+            backward.proof_error = str(problem)
+            return
+        fixed = fixed_sizes(claim)
+        if fixed:
+            backward.proof_error = (f"the contribution has sizes fixed as numbers ({fixed[0]}), so it is a "
+                                    "statement about these sizes, not all sizes")
+            return
     backward.symbolic_contribution = claim
     if scalar_output:
         upstream = None
