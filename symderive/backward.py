@@ -166,7 +166,8 @@ def backward_pass(program: Program, shapes: dict[str, Shape], upstream_name: str
                         used_lemmas.setdefault(id(lemma), lemma)
             backward = BackwardStep(step.name, argument, upstream, contribution, applied, node_lemmas)
             if prove and symbolic_shapes is not None:
-                _prove_step(backward, step.expression, symbolic_shapes, sizes or [], scalar and step.name == output)
+                _prove_step(backward, step.expression, symbolic_shapes, sizes or [], scalar and step.name == output,
+                            shapes)
             steps.append(backward)
             contributions.setdefault(argument, []).append(contribution)
     gradients = {}
@@ -346,18 +347,66 @@ def _symbolic_contribution(backward: BackwardStep, expression: Expr,
     return plain(form)
 
 
+def _instance(node: Expr, values: dict[str, int]) -> Expr:
+    """``node`` with its sizes given values: ones(n, k) -> ones(4, 2), 1/(k n) -> 1/8."""
+    from .expr import Constant, Identity, Ones, size_symbol
+
+    def size(d):
+        return values[d] if isinstance(d, str) else d
+
+    if isinstance(node, Ones):
+        return Ones(size(node.rows), size(node.cols))
+    if isinstance(node, Identity):
+        return Identity(size(node.size))
+    if isinstance(node, Constant):
+        return Constant(node.value.xreplace({size_symbol(name): value for name, value in values.items()}))
+    children = node.children()
+    return node.rebuild(*(_instance(child, values) for child in children)) if children else node
+
+
+def _is_the_contribution(claim: Expr, backward: BackwardStep, symbolic_shapes: dict[str, tuple],
+                         concrete_shapes: dict[str, Shape]) -> bool:
+    """Whether ``claim`` (sizes as names) at the concrete sizes is the contribution the
+    backward pass shows, compared exactly on explicit matrices of symbols: then a
+    proof of the claim for all sizes is a proof of what is shown."""
+    from . import build, verify
+
+    shapes = dict(concrete_shapes)
+    symbolic = dict(symbolic_shapes)
+    if isinstance(backward.upstream, Name):
+        shapes[backward.upstream.name] = concrete_shapes[backward.step]
+        symbolic[backward.upstream.name] = symbolic_shapes[backward.step]
+    values: dict[str, int] = {}
+    for name in shapes.keys() & symbolic.keys():
+        for named, value in zip(symbolic[name], shapes[name]):
+            if isinstance(named, str) and values.setdefault(named, value) != value:
+                return False
+    names = set(names_in(claim)) | set(names_in(backward.contribution))
+    if not names <= shapes.keys():
+        return False
+    matrices = {name: build.matrix_of_symbols(name, *shapes[name]) for name in names}
+    lhs = build.explicit(_instance(claim, values), matrices)
+    rhs = build.explicit(backward.contribution, matrices)
+    return verify.equal_matrices(lhs, rhs, "the contribution at symbolic and at concrete sizes").holds
+
+
 def _prove_step(backward: BackwardStep, expression: Expr, symbolic_shapes: dict[str, tuple],
-                sizes: list[str], scalar_output: bool) -> None:
+                sizes: list[str], scalar_output: bool, concrete_shapes: dict[str, Shape] | None = None) -> None:
     """d(f)/d(arg[i,j]) = contribution[i,j] for all sizes, for any f of the step's output.
 
-    The contribution proven is the rule table's at symbolic shapes; when the table
-    cannot compute it there, the one at concrete shapes with the sizes of its ones
-    and identities written as names (which cannot recover a count such as mean's 1/n)."""
-    try:
-        claim = _symbolic_contribution(backward, expression, symbolic_shapes)
-    except (BadInput, KeyError, TypeError, ValueError):  # the rules or shapes cannot take names here
-        claim = None
-    if claim is not None and not fixed_sizes(claim):
+    The contribution proven is the rule table's at symbolic shapes, when at the
+    concrete sizes it is exactly the contribution shown; otherwise (or without
+    ``concrete_shapes``) the one shown, with the sizes of its ones and identities
+    written as names (which cannot recover a count such as mean's 1/n)."""
+    claim = None
+    if concrete_shapes is not None:
+        try:
+            claim = _symbolic_contribution(backward, expression, symbolic_shapes)
+            if fixed_sizes(claim) or not _is_the_contribution(claim, backward, symbolic_shapes, concrete_shapes):
+                claim = None
+        except (BadInput, KeyError, TypeError, ValueError):  # the rules or shapes cannot take names here
+            claim = None
+    if claim is not None:
         _prove_claim(backward, expression, symbolic_shapes, scalar_output, claim)
         if backward.proof is not None and not backward.proof.error:
             return

@@ -683,8 +683,8 @@ def _canonical(term: Term) -> tuple[tuple, Any]:
 
     The value is the coefficient times the entries and elementwise functions of
     entries, as a SymPy expression in one symbol per position ``M[r,c]``; the key
-    is the rest: how many indices are summed, the deltas, the range conditions,
-    and the positions that involve a summed index.  Summed indices are renamed
+    is the rest: how many indices are summed, the deltas and the range conditions
+    (the positions that involve a summed index choose the naming only).  Summed indices are renamed
     to the least key over every naming of them (up to 6 of them; beyond, one
     naming), so that terms equal up to renaming meet under one key, and their
     values add.  Two sides are equal when, key by key, their values are (decided
@@ -707,6 +707,11 @@ def _canonical(term: Term) -> tuple[tuple, Any]:
     namings = (itertools.permutations(bound) if math.factorial(len(bound)) <= MAX_RENAMINGS else [bound])
     key, _, names = min((keyed({v: f"#{k}" for k, v in enumerate(order)}) for order in namings),
                         key=lambda found: (repr(found[0]), found[1]))
+    # the positions chose the naming; terms over one domain (the same summed indices,
+    # constraints and deltas) then share a key whatever their factors, and their
+    # values add: sum_D u + sum_D v = sum_D (u + v).  So 1 - tanh(M_ir)^2, one factor
+    # on one side, meets 1 and -tanh(M_ir)^2, two terms on the other.
+    key = key[:3]
     rename = lambda a: names.get(a, a) if isinstance(a, str) else a  # noqa: E731
     value = term.coeff
     for f in term.factors:
