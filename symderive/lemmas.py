@@ -27,7 +27,7 @@ from fractions import Fraction
 
 from .derivation_file import format_index_expr
 from .domains import conditions, domain_text
-from .expr import Along, Call, Constant, Div, Expr, Hadamard, MatMul, Name, Neg, Number, Power, Transpose
+from .expr import Along, Call, Constant, Div, Expr, Hadamard, MatMul, Name, Neg, Number, Power, Transpose, walk
 from .index import Declarations, Derivation, Derivative, Entry, Scalar, Step
 from .prove import PROVEN, ProofReport, check_derivation
 from . import rules
@@ -75,7 +75,9 @@ class Lemma:
         """Where the lemma holds ("where every entry of A is nonzero (relu has a kink
         at 0)"), or "" when everywhere: the normal forms differentiate the unit step
         to 0, which is true away from the kinks only."""
-        return domain_text(conditions(self.node, self.claim))
+        nonzero = {str(sub) for tree in (self.node, self.claim) for sub in walk(tree)
+                   if isinstance(sub, Constant) and sub.value.is_nonzero}  # a count n m, sqrt(2): never 0
+        return domain_text([c for c in conditions(self.node, self.claim) if c.subject not in nonzero])
 
     @property
     def argument(self) -> str:
