@@ -276,7 +276,14 @@ class _Normalizer:
         raise Unreadable(f"cannot read {expr!r}")
 
     def atom(self, atom: Atom, env: dict[str, Atom]) -> Atom:
-        return env.get(atom, atom) if isinstance(atom, str) else atom
+        """A bound index's fresh name; a free index whose range is one value (j = 1..1,
+        the column of an n x 1 matrix) that value; anything else itself."""
+        if not isinstance(atom, str):
+            return atom
+        if atom in env:
+            return env[atom]
+        lo, hi = self.decl.ranges.get(atom, (None, None))
+        return lo if lo is not None and lo == hi else atom
 
     def entry(self, matrix: MatrixExpr, row: Atom, col: Atom) -> list[Term]:
         """Entry (row, col) of a matrix expression, by the definitions of its operations."""

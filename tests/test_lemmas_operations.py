@@ -158,10 +158,16 @@ def test_a_wrong_softmax_jacobian_is_refuted(claim):
 
 MSE = "X : n x m\nW : m x k\nT : n x k\nZ = X @ W\nL = mean((Z - T)**2)\n"
 CROSS_ENTROPY = "Z : n x k\nT : n x k\nL = -sum(T * log_softmax(Z, axis=1))\n"
+# a function of a matrix expression (relu of X @ W1 + b), read through an opaque entry
+MLP = ("X : n x m\nW1 : m x h\nb : 1 x h\nW2 : h x k\nT : n x k\nH = relu(X @ W1 + b)\nZ = H @ W2\n"
+       "L = -sum(T * log_softmax(Z, axis=1))\n")
+# the column of an n x 1 matrix: its index ranges over 1..1, and is 1
+LAYER_NORM = "X : n x m\nmu = mean(X, axis=1)\nC = X - mu\nv = mean(C**2, axis=1)\nY = C / sqrt(v + 1/1000)\n"
 
 
-@pytest.mark.parametrize("text, sizes", [(MSE, {"n": 4, "m": 3, "k": 2}), (CROSS_ENTROPY, {"n": 3, "k": 4})],
-                         ids=["mean-squared-error", "cross-entropy"])
+@pytest.mark.parametrize("text, sizes", [(MSE, {"n": 4, "m": 3, "k": 2}), (CROSS_ENTROPY, {"n": 3, "k": 4}),
+                                         (MLP, {"n": 2, "m": 2, "h": 3, "k": 2}), (LAYER_NORM, {"n": 2, "m": 3})],
+                         ids=["mean-squared-error", "cross-entropy", "mlp-relu", "layer-norm"])
 def test_programs_with_the_new_operations_are_proven_for_all_sizes(text, sizes):
     derived = network.derive_program(text, sizes=sizes)
     assert derived.proven_for_all_sizes
