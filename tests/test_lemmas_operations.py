@@ -3,6 +3,7 @@ matrix, exact constants): each rule of the table is a lemma proven for all sizes
 the prover, and a plausible wrong rule is refuted by the concrete witness."""
 
 import copy
+import re
 from dataclasses import replace
 from fractions import Fraction
 
@@ -10,6 +11,8 @@ import pytest
 import sympy
 
 from symderive import backward, lemmas, network, rules
+from symderive.derivation_file import read_derivation
+from symderive.parse import ParseError
 from symderive.expr import Along, Div, Hadamard, Name, Number, Power
 from symderive.index import (Declarations, Delta, Derivation, Derivative, Entry, Neg as INeg, Plus, Step,
                              Times)
@@ -197,3 +200,33 @@ def test_a_wrong_contribution_of_a_new_operation_is_not_proven():
         backward._prove_step(step, definition, square, ["n"], step_name == "L", concrete)
         assert right.proven and not step.proven
         assert step.proof.steps[0].verdict == FALSE, (step_name, step.proof_error)
+
+
+SOFTMAX_FILE = """title softmax's Jacobian
+sizes n m
+matrix Z : n x m
+matrix S = softmax(Z, axis=1)
+index p : 1..n
+index q : 1..m
+index i : 1..n
+index j : 1..m
+
+d(S[p,q])/d(Z[i,j])
+  = delta(p,i) * S[p,q] * (delta(q,j) - S[p,j])   # by the softmax Jacobian
+"""
+
+
+def test_softmax_s_jacobian_is_proven_from_a_derivation_file():
+    assert check_derivation(read_derivation(SOFTMAX_FILE)).proven
+    diagonal = SOFTMAX_FILE.replace("(delta(q,j) - S[p,j])", "delta(q,j)")
+    assert check_derivation(read_derivation(diagonal)).steps[0].verdict == FALSE
+
+
+@pytest.mark.parametrize("written, message", [
+    ("matrix S = relu(Z, axis=1)", "relu takes no axis"),
+    ("matrix S = softmax(Z, axis=2)", "the axis is 0 (each column) or 1 (each row)"),
+    ("matrix S = softmax(Z", "this '(' is never closed"),
+])
+def test_a_function_in_a_derivation_file_is_read_exactly(written, message):
+    with pytest.raises(ParseError, match=re.escape(message)):
+        read_derivation(SOFTMAX_FILE.replace("matrix S = softmax(Z, axis=1)", written))
