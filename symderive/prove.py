@@ -400,7 +400,9 @@ class _Normalizer:
     def opaque_key(self, matrix: MatrixExpr) -> str:
         """The name an opaque matrix expression goes by in the normal forms: as the
         language prints it, with every defined name replaced by its definition (so
-        Z and X @ W are one matrix), made unique if two expressions print alike."""
+        Z and X @ W are one matrix), made unique within this normalizer if two
+        expressions print alike (both sides of a step share one normalizer, so
+        equal keys mean equal expressions there)."""
         matrix = _inline(matrix, self.decl.defined)
         key = f"({matrix})"
         while key in self.opaque and self.opaque[key] != matrix:
