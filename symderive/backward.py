@@ -26,6 +26,7 @@ from fractions import Fraction
 from typing import Any
 
 from . import rules
+from .errors import BadInput
 from .expr import Add, Expr, Name, Number, Sub, names_in, walk
 from .index import Declarations, Derivation, Derivative, Entry, Scalar, Step as IndexStep
 from .lemmas import Lemma, lemmas_for_node
@@ -165,7 +166,8 @@ def backward_pass(program: Program, shapes: dict[str, Shape], upstream_name: str
                         used_lemmas.setdefault(id(lemma), lemma)
             backward = BackwardStep(step.name, argument, upstream, contribution, applied, node_lemmas)
             if prove and symbolic_shapes is not None:
-                _prove_step(backward, step.expression, symbolic_shapes, sizes or [], scalar and step.name == output)
+                _prove_step(backward, step.expression, symbolic_shapes, sizes or [], scalar and step.name == output,
+                            shapes)
             steps.append(backward)
             contributions.setdefault(argument, []).append(contribution)
     gradients = {}
@@ -306,27 +308,138 @@ def symbolic_closed_forms(bp: "BackwardPass") -> dict[str, Expr]:
     return symbolic_gradients(bp)[1]
 
 
+def _symbolic_contribution(backward: BackwardStep, expression: Expr,
+                           symbolic_shapes: dict[str, tuple]) -> Expr:
+    """The step's contribution to d(argument) computed afresh by the rule table at
+    symbolic shapes (sizes as names): mean's 1/4 is 1/(n k) there, ones(1, 4) is
+    ones(1, n).  The step's own expression is written as its name, as in the
+    contribution at concrete sizes.  Raises when the rules or the shapes cannot
+    work with names (the caller falls back to patching the concrete contribution)."""
+    from .expr import Identity, Ones
+    from .lemmas import SymbolicSize
+    from .prove import matrix_shape
+
+    def sized(shape: tuple) -> tuple:
+        return tuple(SymbolicSize(d) if isinstance(d, str) else d for d in shape)
+
+    leaves = names_in(expression)
+    decl = Declarations(shapes={name: symbolic_shapes[name] for name in leaves})
+    found = {node: sized(matrix_shape(node, decl)) for node in walk(expression)}
+    leaf_shapes = {name: sized(symbolic_shapes[name]) for name in leaves}
+    if isinstance(backward.upstream, Name):
+        leaf_shapes[backward.upstream.name] = sized(symbolic_shapes[backward.step])
+    forms, _ = rules.closed_forms(expression, backward.upstream, found, leaf_shapes)
+    form = forms[backward.argument]
+    if expression != Name(backward.argument):
+        form = recognize(form, {expression: backward.step})
+
+    def plain(node: Expr) -> Expr:  # sizes as plain names again
+        def size(d):
+            return str(d) if isinstance(d, SymbolicSize) else d
+
+        if isinstance(node, Ones):
+            return Ones(size(node.rows), size(node.cols))
+        if isinstance(node, Identity):
+            return Identity(size(node.size))
+        children = node.children()
+        return node.rebuild(*(plain(child) for child in children)) if children else node
+
+    return plain(form)
+
+
+def _instance(node: Expr, values: dict[str, int]) -> Expr:
+    """``node`` with its sizes given values: ones(n, k) -> ones(4, 2), 1/(k n) -> 1/8."""
+    from .expr import Constant, Identity, Ones, size_symbol
+
+    def size(d):
+        return values[d] if isinstance(d, str) else d
+
+    if isinstance(node, Ones):
+        return Ones(size(node.rows), size(node.cols))
+    if isinstance(node, Identity):
+        return Identity(size(node.size))
+    if isinstance(node, Constant):
+        return Constant(node.value.xreplace({size_symbol(name): value for name, value in values.items()}))
+    children = node.children()
+    return node.rebuild(*(_instance(child, values) for child in children)) if children else node
+
+
+def _is_the_contribution(claim: Expr, backward: BackwardStep, symbolic_shapes: dict[str, tuple],
+                         concrete_shapes: dict[str, Shape]) -> bool:
+    """Whether ``claim`` (sizes as names) at the concrete sizes is the contribution the
+    backward pass shows, compared exactly on explicit matrices of symbols: then a
+    proof of the claim for all sizes is a proof of what is shown."""
+    from . import build, verify
+
+    shapes = dict(concrete_shapes)
+    symbolic = dict(symbolic_shapes)
+    if isinstance(backward.upstream, Name):
+        shapes[backward.upstream.name] = concrete_shapes[backward.step]
+        symbolic[backward.upstream.name] = symbolic_shapes[backward.step]
+    values: dict[str, int] = {}
+    for name in shapes.keys() & symbolic.keys():
+        for named, value in zip(symbolic[name], shapes[name]):
+            if isinstance(named, str) and values.setdefault(named, value) != value:
+                return False
+    instance = _instance(claim, values)
+    if instance == backward.contribution:  # the same tree: nothing to evaluate
+        return True
+    names = set(names_in(claim)) | set(names_in(backward.contribution))
+    if not names <= shapes.keys():
+        return False
+    matrices = {name: build.matrix_of_symbols(name, *shapes[name]) for name in names}
+    lhs = build.explicit(instance, matrices)
+    rhs = build.explicit(backward.contribution, matrices)
+    return verify.equal_matrices(lhs, rhs, "the contribution at symbolic and at concrete sizes").holds
+
+
 def _prove_step(backward: BackwardStep, expression: Expr, symbolic_shapes: dict[str, tuple],
-                sizes: list[str], scalar_output: bool) -> None:
-    """d(f)/d(arg[i,j]) = contribution[i,j] for all sizes, for any f of the step's output."""
+                sizes: list[str], scalar_output: bool, concrete_shapes: dict[str, Shape] | None = None) -> None:
+    """d(f)/d(arg[i,j]) = contribution[i,j] for all sizes, for any f of the step's output.
+
+    The contribution proven is the rule table's at symbolic shapes, when at the
+    concrete sizes it is exactly the contribution shown; otherwise (or without
+    ``concrete_shapes``) the one shown, with the sizes of its ones and identities
+    written as names (which cannot recover a count such as mean's 1/n)."""
+    claim = None
+    if concrete_shapes is not None:
+        try:
+            claim = _symbolic_contribution(backward, expression, symbolic_shapes)
+            if fixed_sizes(claim) or not _is_the_contribution(claim, backward, symbolic_shapes, concrete_shapes):
+                claim = None
+        except (BadInput, KeyError, TypeError, ValueError):  # the rules or shapes cannot take names here
+            claim = None
+    if claim is not None:
+        _prove_claim(backward, expression, symbolic_shapes, scalar_output, claim)
+        if backward.proof is not None and not backward.proof.error:
+            return
+    _prove_claim(backward, expression, symbolic_shapes, scalar_output, None)
+
+
+def _prove_claim(backward: BackwardStep, expression: Expr, symbolic_shapes: dict[str, tuple],
+                 scalar_output: bool, claim: Expr | None) -> None:
+    """Prove d(f)/d(arg[i,j]) = claim[i,j]; ``claim`` None: the concrete contribution
+    with its ones and identities given size names."""
     leaves = names_in(expression)
     V = backward.step
-    claim = backward.contribution
     decl_shapes = {name: symbolic_shapes[name] for name in leaves}
-    context = Declarations(shapes={**decl_shapes, **{n: symbolic_shapes[n] for n in names_in(claim)
-                                                     if n in symbolic_shapes}})
-    if isinstance(backward.upstream, Name):
-        context.shapes[backward.upstream.name] = symbolic_shapes[V]
-    try:
-        claim = symbolic_constants(claim, context, symbolic_shapes[backward.argument])
-    except Unreadable as problem:
-        backward.proof_error = str(problem)
-        return
-    fixed = fixed_sizes(claim)
-    if fixed:
-        backward.proof_error = (f"the contribution has sizes fixed as numbers ({fixed[0]}), so it is a "
-                                "statement about these sizes, not all sizes")
-        return
+    backward.proof, backward.proof_error, backward.symbolic_contribution = None, "", None
+    if claim is None:
+        claim = backward.contribution
+        context = Declarations(shapes={**decl_shapes, **{n: symbolic_shapes[n] for n in names_in(claim)
+                                                         if n in symbolic_shapes}})
+        if isinstance(backward.upstream, Name):
+            context.shapes[backward.upstream.name] = symbolic_shapes[V]
+        try:
+            claim = symbolic_constants(claim, context, symbolic_shapes[backward.argument])
+        except Unreadable as problem:
+            backward.proof_error = str(problem)
+            return
+        fixed = fixed_sizes(claim)
+        if fixed:
+            backward.proof_error = (f"the contribution has sizes fixed as numbers ({fixed[0]}), so it is a "
+                                    "statement about these sizes, not all sizes")
+            return
     backward.symbolic_contribution = claim
     if scalar_output:
         upstream = None

@@ -93,7 +93,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .errors import BadInput
-from .expr import FUNCTIONS, Add, MatMul, Name, Sub, Transpose
+from .expr import ALONG_AXIS, FUNCTIONS, Add, Along, Call, MatMul, Name, Sub, Transpose
 from .expr import Expr as MatrixExpr
 from .index import (Atom, Declarations, Delta, Derivation, Derivative, Entry, IndexExpr, Neg, Num,
                     Plus, Scalar, Step, Sum, Times)
@@ -472,9 +472,11 @@ class _Parser:
         return left, height
 
     def matrix_postfix(self) -> tuple[MatrixExpr, int]:
-        """mpost := (NAME | '(' mexpr ')') ('.T')*"""
+        """mpost := (NAME | FUNCTION '(' mexpr (',' 'axis' '=' (0 | 1))? ')' | '(' mexpr ')') ('.T')*"""
         token = self.peek()
-        if token.is_name():
+        if token.is_name() and token.text in FUNCTIONS and token.text != "leaky_relu":
+            node, height = self.matrix_call()
+        elif token.is_name():
             self.advance()
             node, height = self.matrix_name(token), 1
         elif token.is_symbol("("):
@@ -486,6 +488,30 @@ class _Parser:
         else:
             raise self.error(token, f"expected a matrix, found {token.describe()}")
         return self.transposes(node, height)
+
+    def matrix_call(self) -> tuple[MatrixExpr, int]:
+        """A function of the expression language applied to a matrix expression:
+        softmax(Z, axis=1), tanh(X @ W), sum(A, axis=0), norm(A)."""
+        function = self.advance()
+        opening = self.expect_symbol("(", f"expected '(' after {function.text}")
+        self.enter(opening)
+        argument, height = self.matrix_expression()
+        axis = None
+        if self.peek().is_symbol(","):
+            comma = self.advance()
+            if function.text not in ALONG_AXIS:
+                raise self.error(comma, f"{function.text} takes no axis (only {', '.join(ALONG_AXIS)} do)")
+            self.expect_name("expected 'axis' after ','", "axis")
+            self.expect_symbol("=", "expected '=' after 'axis'")
+            value = self.peek()
+            if value.kind != "number" or value.text not in ("0", "1"):
+                raise self.error(value, f"the axis is 0 (each column) or 1 (each row), found {value.describe()}")
+            self.advance()
+            axis = int(value.text)
+        self.close(opening)
+        self.leave()
+        node = Call(function.text, argument) if axis is None else Along(function.text, argument, axis)
+        return node, self.check_height(height + 1, function)
 
     def transposes(self, node: MatrixExpr, height: int) -> tuple[MatrixExpr, int]:
         """('.T')* after a matrix."""

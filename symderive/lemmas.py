@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .derivation_file import format_index_expr
-from .expr import Call, Div, Expr, Hadamard, MatMul, Name, Neg, Number, Power, Transpose
+from .domains import conditions, domain_text
+from .expr import Along, Call, Constant, Div, Expr, Hadamard, MatMul, Name, Neg, Number, Power, Transpose, walk
 from .index import Declarations, Derivation, Derivative, Entry, Scalar, Step
 from .prove import PROVEN, ProofReport, check_derivation
 from . import rules
@@ -65,7 +66,18 @@ class Lemma:
     @property
     def statement(self) -> str:
         shapes = ", ".join(f"{a}: {r} x {c}" for a, (r, c) in zip(_ARGUMENTS, self.shapes))
-        return f"Y = {self.node} with {shapes}, any f(Y), G = df/dY:  df/d{self.argument} = {self.claim}"
+        statement = f"Y = {self.node} with {shapes}, any f(Y), G = df/dY:  df/d{self.argument} = {self.claim}"
+        where = self.domain
+        return f"{statement}, {where}" if where else statement
+
+    @property
+    def domain(self) -> str:
+        """Where the lemma holds ("where every entry of A is nonzero (relu has a kink
+        at 0)"), or "" when everywhere: the normal forms differentiate the unit step
+        to 0, which is true away from the kinks only."""
+        nonzero = {str(sub) for tree in (self.node, self.claim) for sub in walk(tree)
+                   if isinstance(sub, Constant) and sub.value.is_nonzero}  # a count n m, sqrt(2): never 0
+        return domain_text([c for c in conditions(self.node, self.claim) if c.subject not in nonzero])
 
     @property
     def argument(self) -> str:
@@ -78,7 +90,7 @@ class Lemma:
         return self.report.steps[-1].verdict_text if not self.proven else PROVEN
 
     def data(self) -> dict:
-        return {"name": self.name, "statement": self.statement, "rule": self.rule.identity,
+        return {"name": self.name, "statement": self.statement, "domain": self.domain or None, "rule": self.rule.identity,
                 "source": self.rule.source, "proven_for_all_sizes": self.proven, "verdict": self.verdict,
                 "proof": self.report.data()}
 
@@ -140,8 +152,15 @@ def _generic(operation: str, classes: tuple, parameter: object) -> tuple[Expr, t
     if operation in ("add", "sub", "hadamard"):
         node = {"add": rules.Add, "sub": rules.Sub, "hadamard": Hadamard}[operation](A, B)
         return node, (shape(classes[0]), shape(classes[1]))
-    if operation == "div":
-        return Div(A, Number(parameter)), ((N, M),)
+    if operation == "div" and classes:  # entrywise division by a matrix, broadcast as *
+        return Div(A, B), (shape(classes[0]), shape(classes[1]))
+    if operation == "div":  # by a constant: a number, or a SymPy value (sqrt(2), 1/sqrt(d))
+        return Div(A, Number(parameter) if isinstance(parameter, Fraction) else Constant(parameter)), ((N, M),)
+    if operation == "leaky_relu":
+        return Call(operation, A, parameter), ((N, M),)
+    if "_axis" in operation:
+        function, axis = operation.rsplit("_axis", 1)
+        return Along(function, A, int(axis)), ((N, M),)
     if operation == "power":
         return Power(A, parameter), ((N, M),)
     if operation == "neg":
@@ -158,8 +177,11 @@ def _symbolic_out(node: Expr, shapes: tuple) -> tuple:
         return shapes[0][0], shapes[1][1]
     if isinstance(node, Transpose):
         return shapes[0][1], shapes[0][0]
-    if isinstance(node, Call) and node.function in ("trace", "sum", "det"):
+    if isinstance(node, Call) and node.function in ("trace", "sum", "det", "mean", "norm", "logsumexp"):
         return 1, 1
+    if isinstance(node, Along) and node.reduces:
+        rows, cols = shapes[0]
+        return (1, cols) if node.axis == 0 else (rows, 1)
     if len(shapes) == 2:
         return tuple(b if a == 1 else a for a, b in zip(*shapes))
     return shapes[0]
@@ -168,11 +190,18 @@ def _symbolic_out(node: Expr, shapes: tuple) -> tuple:
 def _parameter(node: Expr) -> object:
     if isinstance(node, Power):
         return node.exponent
-    if isinstance(node, Div) and isinstance(node.right, Number):
+    if isinstance(node, Div) and isinstance(node.right, (Number, Constant)):
         return node.right.value
     if isinstance(node, Call) and node.parameter is not None:
         return node.parameter  # leaky_relu's slope
     return None
+
+
+def _broadcasts(node: Expr, operation: str) -> bool:
+    """Whether the operation's lemmas come in broadcast classes (both arguments matrices)."""
+    if operation in ("add", "sub", "hadamard"):
+        return True
+    return operation == "div" and not isinstance(node.right, (Number, Constant))
 
 
 def lemma_for(node: Expr, argument: int, shapes: dict[Expr, tuple[int, int]]) -> Lemma | None:
@@ -181,7 +210,7 @@ def lemma_for(node: Expr, argument: int, shapes: dict[Expr, tuple[int, int]]) ->
     operation = rules.operation(node)
     children = node.children()
     classes = tuple(_shape_class(shapes[child], shapes[node]) for child in children) \
-        if operation in ("add", "sub", "hadamard") else ()
+        if _broadcasts(node, operation) else ()
     return _lemma(operation, argument, classes, _parameter(node))
 
 

@@ -33,10 +33,11 @@ from typing import Any
 
 import sympy
 
-from . import chain_rule, engine, verify
+from . import build, chain_rule, engine, verify
 from .errors import BadInput
-from .expr import (Add as MAdd, Call, Div, Expr as MatrixExpr, Hadamard, Identity, MatMul, Name,
-                   Neg as MNeg, Number, Ones, Power, Sub as MSub, Transpose, names_in, walk)
+from .expr import (KINKED, Add as MAdd, Along, Call, Constant, Div, Expr as MatrixExpr, Hadamard, Identity,
+                   MatMul, Name, Neg as MNeg, Number, Ones, Power, Sub as MSub, Transpose, names_in, walk)
+from .kinks import kinked_template
 from .index import (Atom, Declarations, Delta, Derivation, Derivative, Entry, IndexExpr, Neg, Num,
                     Plus, Scalar, Step, Sum, Times)
 
@@ -93,14 +94,17 @@ def matrix_shape(node: MatrixExpr, decl: Declarations) -> tuple[Atom, Atom]:
         return rows, cols
     if isinstance(node, (MAdd, MSub, Hadamard, Div)):
         left, right = matrix_shape(node.left, decl), matrix_shape(node.right, decl)
-        if isinstance(node, Div) and not isinstance(node.right, Number):
-            raise Unreadable(f"{node}: the index language divides by numbers only")
         return (_broadcast_dimension(node, left[0], right[0], decl, "rows"),
                 _broadcast_dimension(node, left[1], right[1], decl, "columns"))
-    if isinstance(node, Number):
+    if isinstance(node, (Number, Constant)):
         return 1, 1
     if isinstance(node, Ones):
         return node.rows, node.cols
+    if isinstance(node, Along):  # a reduction keeps two dimensions
+        rows, cols = matrix_shape(node.argument, decl)
+        if not node.reduces:
+            return rows, cols
+        return (1, cols) if node.axis == 0 else (rows, 1)
     if isinstance(node, Identity):
         return node.size, node.size
     if isinstance(node, (MNeg, Power)):
@@ -109,8 +113,62 @@ def matrix_shape(node: MatrixExpr, decl: Declarations) -> tuple[Atom, Atom]:
         rows, cols = matrix_shape(node.argument, decl)
         if node.function in ("trace", "det", "inv") and rows != cols:
             raise Unreadable(f"{node.function} needs a square matrix; {node.argument} is {rows} x {cols}")
-        return (1, 1) if node.function in ("trace", "sum", "det") else (rows, cols)
+        return (1, 1) if node.function in SCALAR_FUNCTIONS else (rows, cols)
     raise Unreadable(f"cannot take entries of {node}")
+
+
+SCALAR_FUNCTIONS = ("trace", "sum", "det", "mean", "norm", "logsumexp")  # a 1 x 1 result
+# functions of a whole matrix (or of a group of its entries), not of one entry at a time
+WHOLE_MATRIX_FUNCTIONS = SCALAR_FUNCTIONS + ("inv", "adj", "softmax", "log_softmax")
+
+
+def function_key(call: Call) -> str:
+    """The name of an elementwise function as the normal forms carry it: the
+    function, and a parameter after a colon (``leaky_relu:1/10``), readable in
+    messages and parsed back by :func:`_elementwise`."""
+    return call.function if call.parameter is None else f"{call.function}:{call.parameter}"
+
+
+def _size_product(*dims: Atom):
+    """The number of entries along the given dimensions, a SymPy expression in the sizes."""
+    return sympy.Mul(*(_sym(d) for d in dims))
+
+
+def definition(node: MatrixExpr, decl: Declarations) -> MatrixExpr | None:
+    """The operations that are defined through others, as those others: the index
+    language then reads them by the definitions it already has.
+
+        mean(A)            = sum(A) / (rows * cols)      mean(A, axis=k) = sum(A, axis=k) / size_k
+        norm(A)            = sqrt(sum(A**2))              (the Frobenius norm)
+        logsumexp(A[, k])  = log(sum(exp(A)[, axis=k]))
+        softmax(A[, k])    = exp(A) / sum(exp(A)[, axis=k])   (broadcast over the group)
+        log_softmax(A[, k]) = A - logsumexp(A[, axis=k])
+
+    None for everything else."""
+    if isinstance(node, Call) and node.function in ("mean", "norm", "logsumexp", "softmax", "log_softmax"):
+        A, axis = node.argument, None
+    elif isinstance(node, Along) and node.function != "sum":
+        A, axis = node.argument, node.axis
+    else:
+        return None
+
+    def reduced(function: str, argument: MatrixExpr) -> MatrixExpr:
+        return Call(function, argument) if axis is None else Along(function, argument, axis)
+
+    function = node.function
+    if function == "mean":
+        rows, cols = matrix_shape(A, decl)
+        count = _size_product(rows, cols) if axis is None else _size_product((rows, cols)[axis])
+        return Div(reduced("sum", A), Constant(count))
+    if function == "norm":
+        return Call("sqrt", Call("sum", Power(A, Fraction(2))))
+    if function == "logsumexp":
+        return Call("log", reduced("sum", Call("exp", A)))
+    if function == "softmax":
+        return Div(Call("exp", A), reduced("sum", Call("exp", A)))
+    if function == "log_softmax":
+        return MSub(A, reduced("logsumexp", A))
+    return None
 
 
 class NoIndexDefinition(Unreadable):
@@ -178,6 +236,7 @@ class _Normalizer:
         self.counter = itertools.count()
         self.side_conditions: list[tuple[Atom, Atom, Atom]] = []  # (lower, index, upper), proven
         self.unproven: list[tuple[Atom, Atom, Atom]] = []  # kept as a condition of the term
+        self.opaque: dict[str, MatrixExpr] = {}  # key -> a matrix expression whose entries are opaque
 
     # --- fresh names and substitution ------------------------------------
 
@@ -217,7 +276,14 @@ class _Normalizer:
         raise Unreadable(f"cannot read {expr!r}")
 
     def atom(self, atom: Atom, env: dict[str, Atom]) -> Atom:
-        return env.get(atom, atom) if isinstance(atom, str) else atom
+        """A bound index's fresh name; a free index whose range is one value (j = 1..1,
+        the column of an n x 1 matrix) that value; anything else itself."""
+        if not isinstance(atom, str):
+            return atom
+        if atom in env:
+            return env[atom]
+        lo, hi = self.decl.ranges.get(atom, (None, None))
+        return lo if lo is not None and lo == hi else atom
 
     def entry(self, matrix: MatrixExpr, row: Atom, col: Atom) -> list[Term]:
         """Entry (row, col) of a matrix expression, by the definitions of its operations."""
@@ -227,6 +293,10 @@ class _Normalizer:
                 return self.entry(decl.defined[matrix.name], row, col)
             matrix_shape(matrix, decl)  # known?
             return [Term(sympy.S.One, (("entry", matrix.name, row, col),))]
+        defined = definition(matrix, decl)
+        if defined is not None:
+            matrix_shape(matrix, decl)
+            return self.entry(defined, row, col)
         if isinstance(matrix, Transpose):  # (A^T)_ab = A_ba
             return self.entry(matrix.operand, col, row)
         if isinstance(matrix, MatMul):  # (AB)_ab = sum_r A_ar B_rb
@@ -239,17 +309,21 @@ class _Normalizer:
         if isinstance(matrix, (MAdd, MSub, Hadamard, Div)):
             shape = matrix_shape(matrix, decl)
             left = self.entry(matrix.left, *_broadcast_at(matrix_shape(matrix.left, decl), shape, row, col))
-            right = self.entry(matrix.right, *_broadcast_at(matrix_shape(matrix.right, decl), shape, row, col))
+            right_at = _broadcast_at(matrix_shape(matrix.right, decl), shape, row, col)
+            if isinstance(matrix, Div):
+                if isinstance(matrix.right, (Number, Constant)):  # (A / c)_ab = A_ab / c
+                    return [_scaled(t, 1 / _constant_value(matrix.right)) for t in left]
+                # (A / B)_ab = A_ab B_ab^-1 (B's entry as read by the broadcast)
+                reciprocal = self.applied_g(PLACE ** -1, matrix.right, *right_at)
+                return [_join(t, reciprocal) for t in left]
+            right = self.entry(matrix.right, *right_at)
             if isinstance(matrix, MAdd):
                 return left + right
             if isinstance(matrix, MSub):
                 return left + [_scaled(t, -1) for t in right]
-            if isinstance(matrix, Hadamard):  # (A * B)_ab = A_ab B_ab
-                return [_join(a, b) for a in left for b in right]
-            value = matrix.right.value  # (A / c)_ab = A_ab / c
-            return [_scaled(t, 1 / sympy.Rational(value.numerator, value.denominator)) for t in left]
-        if isinstance(matrix, Number):
-            return [Term(sympy.Rational(matrix.value.numerator, matrix.value.denominator), ())]
+            return [_join(a, b) for a in left for b in right]  # (A * B)_ab = A_ab B_ab
+        if isinstance(matrix, (Number, Constant)):
+            return [Term(_constant_value(matrix), ())]
         if isinstance(matrix, Ones):
             return [Term(sympy.S.One, ())]
         if isinstance(matrix, Identity):
@@ -263,7 +337,14 @@ class _Normalizer:
                 for _ in range(int(exponent)):
                     result = [_join(a, b) for a in result for b in self.entry(matrix.base, row, col)]
                 return result
-            return [self.applied(f"**{exponent}", matrix.base, row, col)]
+            return [self.applied_g(PLACE ** _rational(exponent), matrix.base, row, col)]
+        if isinstance(matrix, Along) and matrix.function == "sum":
+            # sum(A, axis=0)_1c = sum_s A_sc (one row); sum(A, axis=1)_r1 = sum_s A_rs (one column)
+            rows, cols = matrix_shape(matrix.argument, decl)
+            var = self.fresh()
+            at, upper = ((var, col), rows) if matrix.axis == 0 else ((row, var), cols)
+            return [Term(t.coeff, t.factors, (var,) + t.bound, ((1, var), (var, upper)) + t.constraints)
+                    for t in self.entry(matrix.argument, *at)]
         if isinstance(matrix, Call):
             if matrix.function in ("trace", "sum"):
                 # trace(A) = sum_k A_kk, sum(A) = sum_a sum_b A_ab: a 1 x 1 result
@@ -280,24 +361,54 @@ class _Normalizer:
             if matrix.function in ("det", "inv", "adj"):
                 raise NoIndexDefinition(f"{matrix.function} has no definition in index notation here")
             matrix_shape(matrix, decl)
-            return [self.applied(matrix.function, matrix.argument, row, col)]
+            return [self.applied(function_key(matrix), matrix.argument, row, col)]
         raise Unreadable(f"cannot take entries of {matrix}")
 
     def applied(self, function: str, argument: MatrixExpr, row: Atom, col: Atom) -> Term:
-        """An elementwise function of an entry of a named matrix, as one factor
-        ("fn", g, M, r, c): g is a SymPy expression in the placeholder ``PLACE``
-        standing for the entry M_rc, so compositions (tanh of a square root) are
-        one factor too."""
+        """An elementwise function of entry (row, col) of ``argument``, as one factor."""
+        return self.applied_g(_elementwise(function, PLACE), argument, row, col)
+
+    def applied_g(self, g, argument: MatrixExpr, row: Atom, col: Atom) -> Term:
+        """g(argument_rc) as one factor ("fn", g, M, r, c): g is a SymPy expression in
+        the placeholder ``PLACE`` standing for the entry M_rc.  Elementwise functions
+        and powers compose into g (tanh of a square root is one factor of A), and M is
+        a named matrix when the argument's entry is one entry of one; otherwise M is
+        the argument itself, an *opaque* matrix expression (X @ W, a row sum of
+        exp(A)), whose entry is differentiated by its definition (see
+        :meth:`differentiate`)."""
+        while True:
+            if isinstance(argument, Name) and argument.name in self.decl.defined:
+                argument = self.decl.defined[argument.name]
+            elif isinstance(argument, Power):
+                g = g.xreplace({PLACE: PLACE ** _rational(argument.exponent)})
+                argument = argument.base
+            elif isinstance(argument, Call) and argument.function not in WHOLE_MATRIX_FUNCTIONS:
+                matrix_shape(argument, self.decl)
+                g = g.xreplace({PLACE: _elementwise(function_key(argument), PLACE)})
+                argument = argument.argument
+            else:
+                break
         inner = self.entry(argument, row, col)
-        if len(inner) != 1 or len(inner[0].factors) != 1 or inner[0].factors[0][0] == "delta" \
-                or inner[0].bound or inner[0].coeff != 1:
-            shown = function[2:] if function.startswith("**") else function
-            raise Unreadable(f"the index language applies {'a power' if function.startswith('**') else shown} "
-                             f"to the entries of a named matrix only, not of {argument}")
-        factor = inner[0].factors[0]
-        g = PLACE if factor[0] == "entry" else factor[1]
-        name, r, c = factor[-3:]
-        return Term(sympy.S.One, (("fn", _elementwise(function, g), name, r, c),))
+        if len(inner) == 1 and len(inner[0].factors) == 1 and inner[0].factors[0][0] != "delta" \
+                and not inner[0].bound and inner[0].coeff == 1:
+            factor = inner[0].factors[0]
+            inside = PLACE if factor[0] == "entry" else factor[1]
+            name, r, c = factor[-3:]
+            return Term(sympy.S.One, (("fn", g.xreplace({PLACE: inside}), name, r, c),))
+        return Term(sympy.S.One, (("fn", g, self.opaque_key(argument), row, col),))
+
+    def opaque_key(self, matrix: MatrixExpr) -> str:
+        """The name an opaque matrix expression goes by in the normal forms: as the
+        language prints it, with every defined name replaced by its definition (so
+        Z and X @ W are one matrix), made unique within this normalizer if two
+        expressions print alike (both sides of a step share one normalizer, so
+        equal keys mean equal expressions there)."""
+        matrix = _inline(matrix, self.decl.defined)
+        key = f"({matrix})"
+        while key in self.opaque and self.opaque[key] != matrix:
+            key += "'"
+        self.opaque[key] = matrix
+        return key
 
     # --- derivatives -------------------------------------------------------
 
@@ -339,12 +450,21 @@ class _Normalizer:
         _, base, i, j = wrt[0].factors[0]
         if isinstance(expr.of, Scalar):
             return self.scalar_derivative(expr, base, i, j, env)
+        return self.differentiate(self.terms(expr.of, env), base, i, j)
+
+    def differentiate(self, terms: list[Term], base: str, i: Atom, j: Atom) -> list[Term]:
+        """d/d(base_ij) of a sum of terms, by the product rule, one factor at a time:
+        d A_rc/dA_ij = delta_ri delta_cj; d g(A_rc)/dA_ij = g'(A_rc) delta_ri delta_cj;
+        and for an opaque matrix expression M, d g(M_rc)/dA_ij = g'(M_rc) dM_rc/dA_ij,
+        with dM_rc/dA_ij the derivative of M's entry by its definition (its sums
+        joined into the term, their indices fresh)."""
+        upstream = self.decl.upstream
         found = []
-        for term in self.terms(expr.of, env):  # product rule, one entry factor at a time
-            if upstream and any(upstream[0] == (f[1] if f[0] == "entry" else f[2] if f[0] == "fn" else None)
-                                for f in term.factors):
-                # G_pq depends on every entry through Y: d(G_pq)/dX_ij is not 0
-                self._refuse_upstream("a derivative of an expression containing the upstream gradient")
+        for term in terms:
+            for factor in term.factors:
+                if upstream and self._reads(factor, upstream[0]):
+                    # G_pq depends on every entry through Y: d(G_pq)/dX_ij is not 0
+                    self._refuse_upstream("a derivative of an expression containing the upstream gradient")
             for k, factor in enumerate(term.factors):
                 rest = term.factors[:k] + term.factors[k + 1:]
                 if factor[0] == "entry" and factor[1] == base:  # d A_rc / d A_ij = delta_ri delta_cj
@@ -355,7 +475,20 @@ class _Normalizer:
                     found.append(Term(term.coeff * coeff,
                                       rest + derived + (("delta", factor[3], i), ("delta", factor[4], j)),
                                       term.bound, term.constraints))
+                elif factor[0] == "fn" and factor[2] in self.opaque:  # the chain rule through M_rc
+                    coeff, derived = _derivative_of_function(factor)
+                    outer = Term(term.coeff * coeff, rest + derived, term.bound, term.constraints)
+                    inner = self.entry(self.opaque[factor[2]], factor[3], factor[4])
+                    found += [_join(outer, t) for t in self.differentiate(inner, base, i, j)]
         return found
+
+    def _reads(self, factor: tuple, name: str) -> bool:
+        """Whether a factor depends on the matrix ``name`` (an opaque one through its definition)."""
+        if factor[0] == "entry":
+            return factor[1] == name
+        if factor[0] == "fn":
+            return factor[2] == name or (factor[2] in self.opaque and name in names_in(self.opaque[factor[2]]))
+        return False
 
     def scalar_derivative(self, expr: Derivative, base: str, i: Atom, j: Atom,
                           env: dict[str, Atom]) -> list[Term]:
@@ -514,6 +647,23 @@ def condition_text(condition: tuple[Atom, Atom, Atom]) -> str:
     return f"{lo} <= {x} <= {hi}"
 
 
+def _rational(value: Fraction) -> sympy.Rational:
+    return sympy.Rational(value.numerator, value.denominator)
+
+
+def _constant_value(node: MatrixExpr):
+    """The SymPy value of a Number or a Constant (sizes in it are the prover's size symbols)."""
+    return _rational(node.value) if isinstance(node, Number) else node.value
+
+
+def _inline(node: MatrixExpr, defined: dict[str, MatrixExpr]) -> MatrixExpr:
+    """``node`` with every defined name replaced by its definition, recursively."""
+    if isinstance(node, Name):
+        return _inline(defined[node.name], defined) if node.name in defined else node
+    children = node.children()
+    return node.rebuild(*(_inline(child, defined) for child in children)) if children else node
+
+
 def _sym(atom: Atom):
     return sympy.Integer(atom) if isinstance(atom, int) else sympy.Symbol(atom, integer=True, positive=True)
 
@@ -542,8 +692,8 @@ def _canonical(term: Term) -> tuple[tuple, Any]:
 
     The value is the coefficient times the entries and elementwise functions of
     entries, as a SymPy expression in one symbol per position ``M[r,c]``; the key
-    is the rest: how many indices are summed, the deltas, the range conditions,
-    and the positions that involve a summed index.  Summed indices are renamed
+    is the rest: how many indices are summed, the deltas and the range conditions
+    (the positions that involve a summed index choose the naming only).  Summed indices are renamed
     to the least key over every naming of them (up to 6 of them; beyond, one
     naming), so that terms equal up to renaming meet under one key, and their
     values add.  Two sides are equal when, key by key, their values are (decided
@@ -566,6 +716,11 @@ def _canonical(term: Term) -> tuple[tuple, Any]:
     namings = (itertools.permutations(bound) if math.factorial(len(bound)) <= MAX_RENAMINGS else [bound])
     key, _, names = min((keyed({v: f"#{k}" for k, v in enumerate(order)}) for order in namings),
                         key=lambda found: (repr(found[0]), found[1]))
+    # the positions chose the naming; terms over one domain (the same summed indices,
+    # constraints and deltas) then share a key whatever their factors, and their
+    # values add: sum_D u + sum_D v = sum_D (u + v).  So 1 - tanh(M_ir)^2, one factor
+    # on one side, meets 1 and -tanh(M_ir)^2, two terms on the other.
+    key = key[:3]
     rename = lambda a: names.get(a, a) if isinstance(a, str) else a  # noqa: E731
     value = term.coeff
     for f in term.factors:
@@ -602,10 +757,18 @@ def _elementwise(function: str, x: sympy.Expr) -> sympy.Expr:
         return x ** sympy.Rational(exponent.numerator, exponent.denominator)
     base, order = function.rstrip("'"), len(function) - len(function.rstrip("'"))
     if order == 0:
-        return _KNOWN[base](x) if base in _KNOWN else sympy.Function(base)(x)
+        return _known(base, x)
     dummy = sympy.Dummy("x")
-    inner = _KNOWN[base](dummy) if base in _KNOWN else sympy.Function(base)(dummy)
-    return sympy.diff(inner, dummy, order).subs(dummy, x)
+    return sympy.diff(_known(base, dummy), dummy, order).subs(dummy, x)
+
+
+def _known(function: str, x: sympy.Expr) -> sympy.Expr:
+    """A function of the language at x (kinked ones through the unit step, with a
+    parameter after a colon, ``leaky_relu:1/10``), else an undefined function."""
+    name, _, parameter = function.partition(":")
+    if name in KINKED:
+        return kinked_template(name, x, Fraction(parameter) if parameter else None)
+    return _KNOWN[name](x) if name in _KNOWN else sympy.Function(name)(x)
 
 
 class _Concrete:
@@ -667,6 +830,11 @@ class _Concrete:
             return found if isinstance(found, sympy.MatrixBase) else engine.matrix_to_sympy(found)
         if isinstance(node, Number):
             return sympy.ImmutableMatrix([[sympy.Rational(node.value.numerator, node.value.denominator)]])
+        if isinstance(node, Constant):  # its sizes at their concrete values
+            return sympy.ImmutableMatrix([[node.value.xreplace({_sym(size): value
+                                                                for size, value in self.sizes.items()})]])
+        if isinstance(node, Along):
+            return build.along(node.function, self.explicit_of(node.argument), node.axis)
         if isinstance(node, Ones):
             return sympy.ImmutableMatrix(sympy.ones(self.value(node.rows, {}), self.value(node.cols, {})))
         if isinstance(node, Identity):
@@ -699,7 +867,12 @@ class _Concrete:
                 return sympy.ImmutableMatrix(a.adjugate(method="berkowitz"))
             if node.function == "inv":
                 return sympy.ImmutableMatrix(a.adjugate(method="berkowitz") / a.det(method="berkowitz"))
-            return a.applyfunc(lambda x: _elementwise(node.function, x))
+            if node.function in ("mean", "softmax", "log_softmax", "logsumexp"):
+                return build.along(node.function, a, None)
+            if node.function == "norm":  # the Frobenius norm
+                return sympy.ImmutableMatrix([[sympy.sqrt(sympy.Add(*(x ** 2 for x in a)))]])
+            key = function_key(node)
+            return a.applyfunc(lambda x: _elementwise(key, x))
         raise Unreadable(f"cannot evaluate {node}")
 
     def explicit_of(self, node: MatrixExpr) -> sympy.ImmutableMatrix:

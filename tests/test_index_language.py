@@ -82,10 +82,17 @@ def test_an_operation_with_no_index_definition_is_checked_not_proven():
     assert step.coverage.complete
 
 
-def test_a_function_of_a_composite_argument_is_refused_in_index_notation():
-    report = local_rule({"A": ("n", "m"), "B": ("m", "n")}, Call("tanh", MatMul(A, B)), "A",
-                        G, {"i": (1, "n"), "j": (1, "m")})
-    assert "named matrix only" in report.error
+def test_a_function_of_a_composite_argument_is_read_through_its_definition():
+    """tanh(A @ B): the entry (A @ B)_pq is a sum, differentiated by its definition
+    (the chain rule through an opaque entry): the rule is proven for all sizes,
+    and the claim that forgets tanh' and B.T is refuted."""
+    ranges = {"i": (1, "n"), "j": (1, "m")}
+    node = Call("tanh", MatMul(A, B))
+    right = MatMul(Hadamard(G, Sub(Number(Fraction(1)), Power(node, Fraction(2)))), Transpose(B))
+    shapes = {"A": ("n", "m"), "B": ("m", "n")}
+    assert local_rule(shapes, node, "A", right, ranges).proven
+    wrong = local_rule(shapes, node, "A", G, ranges)
+    assert not wrong.error and wrong.steps[0].verdict == FALSE
 
 
 def test_the_kernel_decides_identities_of_an_undefined_function():
