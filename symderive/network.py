@@ -264,8 +264,13 @@ def derive_program(program: str | Program, *, sizes: Mapping[str, int] | None = 
                        "there is nothing to differentiate")
     if introduced:  # closed forms in the names the user wrote
         bp.closed_forms = {name: expand_names(form, introduced) for name, form in bp.closed_forms.items()}
-    local = _local_checks(program, bp, concrete)
-    inlined = inline(Name(program.output), program)
+    # everything below works at the sizes given: a constant's sizes (1/sqrt(d)) get their values;
+    # the backward pass above keeps them as symbols for its proofs
+    values = dict(sizes or {})
+    here = at_sizes(program, values)
+    forms = {name: at_sizes(form, values) for name, form in bp.closed_forms.items()}
+    local = _local_checks(here, bp, concrete, values)
+    inlined = inline(Name(here.output), here)
     input_shapes = {name: concrete[name] for name in program.inputs}
     witness_shapes = dict(input_shapes)
     if upstream_name is not None:
@@ -274,10 +279,10 @@ def derive_program(program: str | Program, *, sizes: Mapping[str, int] | None = 
     # (the whole program is evaluated at 50 digits for each: the costliest part at 64)
     from .pipeline import _for_numpy  # adj, which the numeric witness does not know, as a polynomial
 
-    witnesses = {name: numeric.witness(inlined, name, _for_numpy(inline(form, program), witness_shapes),
+    witnesses = {name: numeric.witness(inlined, name, _for_numpy(inline(form, here), witness_shapes),
                                        witness_shapes, upstream_name, max_entries=PROGRAM_WITNESS_ENTRIES)
-                 for name, form in bp.closed_forms.items()}
-    exact, note = _end_to_end(program, bp, inlined, input_shapes, upstream_name, out_shape, end_to_end)
+                 for name, form in forms.items()}
+    exact, note = _end_to_end(here, forms, inlined, input_shapes, upstream_name, out_shape, end_to_end)
     return ProgramDerivation(written, dict(sizes or {}), concrete, symbolic, upstream_name, bp, local,
                              witnesses, exact, note, proof_note, defaulted, introduced)
 
@@ -327,17 +332,43 @@ def claim_proven_for_all_sizes(expression: Expr, wrt: str, claim: Expr, shapes: 
     return report if report is not None and report.proven else None
 
 
-def _local_checks(program: Program, bp: BackwardPass, concrete: dict[str, Shape]) -> list[LocalCheck]:
+def at_sizes(node, sizes: Mapping[str, int]):
+    """``node`` (an expression or a program) with every constant's size symbols given
+    their values: 1/sqrt(d) becomes 1/2 at d = 4.  A constant that becomes rational is
+    a number.  Concrete work (local checks, witnesses, exact comparisons) needs the
+    values; the proofs for all sizes keep the symbols."""
+    from dataclasses import replace
+
+    from .expr import Constant, size_symbol
+
+    if isinstance(node, Program):
+        steps = tuple(replace(step, expression=at_sizes(step.expression, sizes)) for step in node.steps)
+        assumptions = tuple(replace(a, left=at_sizes(a.left, sizes), right=at_sizes(a.right, sizes))
+                            for a in node.assumptions)
+        return replace(node, steps=steps, assumptions=assumptions)
+    if isinstance(node, Constant):
+        values = {size_symbol(name): sympy.Integer(value) for name, value in sizes.items()}
+        value = node.value.xreplace(values)
+        if value == node.value:
+            return node
+        return Number(Fraction(int(value.p), int(value.q))) if value.is_Rational else Constant(value)
+    children = node.children()
+    return node.rebuild(*(at_sizes(child, sizes) for child in children)) if children else node
+
+
+def _local_checks(program: Program, bp: BackwardPass, concrete: dict[str, Shape],
+                  sizes: Mapping[str, int] | None = None) -> list[LocalCheck]:
     """Each backward step's contribution against the chain rule of its step alone,
     on fresh matrices of symbols for the step's arguments and upstream gradient:
-    one derivation a step, for all its arguments."""
+    one derivation a step, for all its arguments.  ``program`` is at the sizes given
+    (:func:`at_sizes`); so is each contribution before it is checked."""
     from .pipeline import check_local
 
     definitions = program.definitions()
     by_step: dict[str, dict[str, Expr]] = {}
     for step in bp.steps:
         expression = definitions[step.step]
-        claim = substitute(step.contribution, {step.step: expression})  # H back to tanh(Z)
+        claim = substitute(at_sizes(step.contribution, sizes or {}), {step.step: expression})  # H back to tanh(Z)
         leaves = names_in(expression)
         upstream = "G"
         while upstream in leaves:
@@ -362,7 +393,7 @@ def _local_checks(program: Program, bp: BackwardPass, concrete: dict[str, Shape]
     return found
 
 
-def _end_to_end(program: Program, bp: BackwardPass, inlined: Expr, input_shapes: dict[str, Shape],
+def _end_to_end(program: Program, forms: dict[str, Expr], inlined: Expr, input_shapes: dict[str, Shape],
                 upstream_name: str | None, out_shape: Shape, wanted: bool | None):
     """The exact check of every closed form against the chain rule of the inlined
     program: where it is polynomial and small (or when asked), else not run."""
@@ -380,7 +411,7 @@ def _end_to_end(program: Program, bp: BackwardPass, inlined: Expr, input_shapes:
                         if not polynomial else "not run: the inlined program is too large to expand whole")
     results = {}
     used = {name: shape for name, shape in input_shapes.items() if name in names_in(inlined)}
-    for name, form in bp.closed_forms.items():
+    for name, form in forms.items():
         result = check_expression(inlined, name, inline(form, program), shapes=used,
                                   upstream=upstream_name or "G")
         results[name] = result.verdict
@@ -451,7 +482,7 @@ def check_program(program: str | Program, wrt: str, claim: str | Expr, *,
     if wrt not in program.inputs:
         raise BadInput(f"cannot differentiate by {wrt!r}: the program's inputs are {', '.join(program.inputs)}")
     try:
-        claim_tree = parse(claim) if isinstance(claim, str) else claim
+        claim_tree = parse(claim, constants=program.constants()) if isinstance(claim, str) else claim
     except BadInput as error:
         raise BadInput(f"in the claim: {error}") from error
     derivation = derive_program(program, sizes=sizes, shapes=shapes, upstream=upstream)
@@ -480,7 +511,9 @@ def check_program(program: str | Program, wrt: str, claim: str | Expr, *,
     definitions = {step.expression: step.name for step in program.steps}
     recognized = recognize(claim_tree, definitions)
     program = derivation.backward.program  # with U1, U2, ... where symderive named arguments
-    verdict, method, counterexample = _compare(program, derivation, recognized, derived, shapes_all, wanted)
+    verdict, method, counterexample = _compare(at_sizes(program, derivation.sizes), derivation,
+                                               at_sizes(recognized, derivation.sizes),
+                                               at_sizes(derived, derivation.sizes), shapes_all, wanted)
     symbolic = symbolic_closed_forms(derivation.backward).get(wrt)
     if symbolic is not None and derivation.introduced:
         symbolic = expand_names(symbolic, derivation.introduced)
