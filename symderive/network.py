@@ -35,6 +35,7 @@ import sympy
 from . import build, numeric, verify
 from .backward import (BackwardPass, backward_pass, expand_names, inline, recognize, substitute,
                        symbolic_closed_forms)
+from .domains import domain_text
 from .errors import BadInput
 from .expr import Expr, Name, Number, names_in, walk
 from .index import Declarations, Derivation, Entry, Step as IndexStep
@@ -78,6 +79,55 @@ class LocalCheck:
 
 
 @dataclass
+class TextbookForm:
+    """A gradient in the shorter form the program's assumptions allow: ``derived``
+    (true everywhere) = ``tidied`` (by identities true everywhere) = ``form`` where
+    the assumptions ``used`` hold (each occurrence of an assumed expression replaced
+    by its value, then tidied).  ``verdict``: form against derived, exactly at the
+    sizes given, on the set where the assumptions hold; ``proofs``: the two tidying
+    moves in index notation for all sizes (the replacement is congruence)."""
+
+    name: str  # dZ, or an input's name for its closed form
+    derived: Expr
+    tidied: Expr
+    rewritten: Expr
+    form: Expr
+    used: list
+    verdict: verify.Verdict
+    proofs: list = field(default_factory=list)  # ProofReport or None, for tidied = derived, form = rewritten
+
+    @property
+    def assumption_text(self) -> str:
+        return assumption_text(self.used)
+
+    @property
+    def status(self) -> str:
+        if self.verdict.holds:
+            return VERIFIED
+        found = self.verdict.counterexample
+        return REFUTED if found is not None and found.decided else UNDECIDED
+
+    @property
+    def proven_for_all_sizes(self) -> bool:
+        return bool(self.proofs) and all(p is not None and p.proven for p in self.proofs)
+
+    def data(self) -> dict[str, Any]:
+        return {"name": self.name, "derived": str(self.derived), "tidied": str(self.tidied),
+                "form": str(self.form), "uses": [str(a) for a in self.used],
+                "statement": f"{self.name} = {self.form}, {self.assumption_text}",
+                "status": self.status, "method": self.verdict.method,
+                "proven_for_all_sizes_under_the_assumptions": self.proven_for_all_sizes}
+
+
+def assumption_text(used) -> str:
+    """"under the assumption sum(T, axis=1) = 1" (or "assumptions a; b")."""
+    if not used:
+        return ""
+    return ("under the assumption " if len(used) == 1 else "under the assumptions ") + \
+        "; ".join(str(a) for a in used)
+
+
+@dataclass
 class ProgramDerivation:
     program: Program
     sizes: dict[str, int]
@@ -92,6 +142,7 @@ class ProgramDerivation:
     proof_note: str = ""
     defaulted: dict[str, tuple] = field(default_factory=dict)
     introduced: dict[str, Expr] = field(default_factory=dict)  # U1 = ..., named by symderive
+    textbook: dict[str, TextbookForm] = field(default_factory=dict)  # forms that use an assumption
 
     @property
     def closed_forms(self) -> dict[str, Expr]:
@@ -154,7 +205,17 @@ class ProgramDerivation:
             "end_to_end": ({name: {"verified": v.holds, "method": v.method} for name, v in self.end_to_end.items()}
                            or None),
             "end_to_end_note": self.end_to_end_note or None,
+            "scalars": list(self.program.scalars),
+            "assumptions": [str(a) for a in self.program.assumptions],
+            "textbook_forms": {name: form.data() for name, form in self.textbook.items()},
+            "domain": domain_text(self.domain()) or None,
         }
+
+    def domain(self):
+        """Where the gradients hold: the conditions of every step and closed form."""
+        from .domains import conditions
+
+        return conditions(*(step.expression for step in self.program.steps), *self.closed_forms.values())
 
 
 # ---------------------------------------------------------------------------
@@ -283,8 +344,105 @@ def derive_program(program: str | Program, *, sizes: Mapping[str, int] | None = 
                                        witness_shapes, upstream_name, max_entries=PROGRAM_WITNESS_ENTRIES)
                  for name, form in forms.items()}
     exact, note = _end_to_end(here, forms, inlined, input_shapes, upstream_name, out_shape, end_to_end)
-    return ProgramDerivation(written, dict(sizes or {}), concrete, symbolic, upstream_name, bp, local,
-                             witnesses, exact, note, proof_note, defaulted, introduced)
+    derivation = ProgramDerivation(written, dict(sizes or {}), concrete, symbolic, upstream_name, bp, local,
+                                   witnesses, exact, note, proof_note, defaulted, introduced)
+    if program.assumptions:
+        derivation.textbook = _textbook_forms(derivation, program)
+    return derivation
+
+
+def _all_shapes(derivation: ProgramDerivation) -> dict[str, Shape]:
+    shapes = dict(derivation.shapes)
+    if derivation.upstream_name:
+        shapes[derivation.upstream_name] = derivation.shapes[derivation.program.output]
+    return shapes
+
+
+def _textbook_forms(derivation: ProgramDerivation, program: Program) -> dict[str, TextbookForm]:
+    """Every gradient (of an intermediate, as dZ, and each input's closed form) that an
+    assumption shortens: tidied, each assumed expression replaced by its value, tidied
+    again; checked on the set where the assumptions hold, and proven move by move."""
+    from .assume import occurs, rewrite, tidy
+    from .backward import expand_names, symbolic_gradients
+
+    bp = derivation.backward
+    shapes = _all_shapes(derivation)
+    named = {bp.gradient_names[name]: value for name, value in bp.gradients.items()}
+    candidates = {bp.gradient_names[name]: expand_names(value, named) for name, value in bp.gradients.items()
+                  if name not in program.inputs}
+    candidates.update(bp.closed_forms)
+    symbolic_sums, symbolic_closed = symbolic_gradients(bp)
+    symbolic_named = {bp.gradient_names[name]: value for name, value in symbolic_sums.items()}
+    symbolic = {bp.gradient_names[name]: expand_names(value, symbolic_named)
+                for name, value in symbolic_sums.items() if name not in program.inputs}
+    symbolic.update(symbolic_closed)
+    found = {}
+    for name, derived in candidates.items():
+        label = name if name not in bp.gradient_names else bp.gradient_names[name]
+        tidied = tidy(derived, shapes)
+        rewritten, used = tidied, []
+        for assumption in program.assumptions:
+            if occurs(assumption.left, rewritten):
+                rewritten = rewrite(rewritten, assumption.left, assumption.right)
+                used.append(assumption)
+        if not used:
+            continue
+        form = tidy(rewritten, shapes)
+        verdict = equal_under_assumptions(derivation, form, derived, used)
+        proofs = []
+        if name in symbolic and derivation.proven_for_all_sizes:
+            symbolic_shapes = dict(derivation.symbolic_shapes)
+            if derivation.upstream_name:
+                symbolic_shapes[derivation.upstream_name] = symbolic_shapes[program.output]
+            proofs = [_claim_proof_at(symbolic_shapes, tidied, symbolic[name]),
+                      _claim_proof_at(symbolic_shapes, form, rewritten)]
+        found[name] = TextbookForm(label, derived, tidied, rewritten, form, used, verdict, proofs)
+    return found
+
+
+def equal_under_assumptions(derivation: ProgramDerivation, claim: Expr, derived: Expr, used) -> verify.Verdict:
+    """``claim`` against ``derived``, exactly at the sizes given, on the whole set where
+    the assumptions ``used`` hold: each assumption is solved for one entry of each of
+    its equations (T[p,k] = 1 - T[p,1] - ... - T[p,k-1] for sum(T, axis=1) = 1), the
+    solution substituted in both sides, and the results compared as functions of the
+    entries left free.  First with the program's intermediates as independent matrices
+    of symbols (equal there is equal for their true values), else every step inlined."""
+    from .assume import Unsolvable, solve_for_entries
+
+    program = derivation.backward.program
+    sizes = derivation.sizes
+    here = at_sizes(program, sizes)
+    claim, derived = at_sizes(claim, sizes), at_sizes(derived, sizes)
+    shapes = _all_shapes(derivation)
+    wanted = node_shapes(derived, {n: shapes[n] for n in names_in(derived)})[derived] if names_in(derived) \
+        else (1, 1)
+    symbols = {name: build.matrix_of_symbols(name, *shape) for name, shape in shapes.items()}
+    equations, unknowns = [], []
+    for assumption in used:
+        left = build.explicit(at_sizes(assumption.left, sizes), symbols)
+        right = build.explicit(at_sizes(assumption.right, sizes), symbols)[0, 0]
+        equations += [left[i, j] - right for i in range(left.rows) for j in range(left.cols)]
+        for name in names_in(assumption.left):
+            unknowns += [s for s in symbols[name] if s not in unknowns]
+    what = assumption_text(used)
+    try:
+        solution = solve_for_entries(equations, unknowns)
+    except Unsolvable as problem:
+        return verify.Verdict(False, 0, f"not checked {what}: {problem}",
+                              verify.Counterexample((1, 1), sympy.S.Zero, sympy.S.Zero, False))
+    solved = ", ".join(f"{s} = {v}" for s, v in list(solution.items())[:2]) + (", ..." if len(solution) > 2 else "")
+
+    def side(tree: Expr, inlined: bool):
+        matrix = _broadcast_to(build.explicit(inline(tree, here) if inlined else tree, symbols), wanted)
+        return matrix.xreplace(solution)
+
+    verdict = verify.equal_matrices(side(derived, False), side(claim, False),
+                                    f"{what}, solved for one entry of each equation ({solved}), "
+                                    "intermediates as independent matrices of symbols")
+    if verdict.holds:
+        return verdict
+    return verify.equal_matrices(side(derived, True), side(claim, True),
+                                 f"{what}, solved for one entry of each equation ({solved}), every step inlined")
 
 
 def _named_output(program: Program) -> Program:
