@@ -604,6 +604,7 @@ class ProgramCheck:
     method: str
     counterexample: dict[str, Any] | None
     proof: ProofReport | None  # claim = the derived closed form, in index notation, for all sizes
+    assumptions: list = field(default_factory=list)  # the assumptions the verdict is under, if any
 
     @property
     def status(self) -> str:
@@ -616,8 +617,21 @@ class ProgramCheck:
         return self.status == VERIFIED
 
     @property
+    def under(self) -> str:
+        """"under the assumption sum(T, axis=1) = 1", or "" for a verdict that needs none."""
+        return assumption_text(self.assumptions)
+
+    @property
     def for_all_sizes(self) -> bool:
-        return self.holds and self.derivation.proven_for_all_sizes and self.proof is not None and self.proof.proven
+        """Proven for all sizes (under :attr:`assumptions` when there are any: then the
+        textbook form's moves are proven too, and the claim equals that form)."""
+        if not (self.holds and self.derivation.proven_for_all_sizes and self.proof is not None and self.proof.proven):
+            return False
+        if not self.assumptions:
+            return True
+        form = self.derivation.textbook.get(self.wrt)
+        return form is not None and form.proven_for_all_sizes and set(map(str, form.used)) <= set(
+            map(str, self.assumptions))
 
     def report(self) -> dict[str, Any]:
         return {"program": str(self.derivation.program), "wrt": self.wrt, "claim": str(self.claim),
@@ -625,9 +639,14 @@ class ProgramCheck:
                 "derived": str(self.derivation.closed_forms.get(self.wrt)),
                 "counterexample": self.counterexample,
                 "proven_for_all_sizes": self.for_all_sizes,
-                "scope": ("proven for all sizes: the backward pass is proven step by step, and the claim "
-                          "equals its result in index notation" if self.for_all_sizes
-                          else "checked exactly at these sizes only; not a proof for all sizes"),
+                "under": self.under or None,
+                "scope": ((f"proven for all sizes {self.under}: the backward pass is proven step by step, its "
+                           "textbook form follows by proven identities and the assumption, and the claim equals it "
+                           "in index notation") if self.for_all_sizes and self.assumptions
+                          else "proven for all sizes: the backward pass is proven step by step, and the claim "
+                               "equals its result in index notation" if self.for_all_sizes
+                          else f"checked exactly at these sizes only{', ' + self.under if self.under else ''}; "
+                               "not a proof for all sizes"),
                 "claim_proof": None if self.proof is None else self.proof.data()}
 
 
@@ -669,6 +688,10 @@ def check_program(program: str | Program, wrt: str, claim: str | Expr, *,
     definitions = {step.expression: step.name for step in program.steps}
     recognized = recognize(claim_tree, definitions)
     program = derivation.backward.program  # with U1, U2, ... where symderive named arguments
+    if program.assumptions:
+        found = _check_under_assumptions(derivation, wrt, claim_tree, recognized, derived, shapes_all, wanted)
+        if found is not None:
+            return found
     verdict, method, counterexample = _compare(at_sizes(program, derivation.sizes), derivation,
                                                at_sizes(recognized, derivation.sizes),
                                                at_sizes(derived, derivation.sizes), shapes_all, wanted)
@@ -677,6 +700,42 @@ def check_program(program: str | Program, wrt: str, claim: str | Expr, *,
         symbolic = expand_names(symbolic, derivation.introduced)
     proof = _claim_proof(derivation, recognized, symbolic) if verdict.holds and symbolic is not None else None
     return ProgramCheck(derivation, wrt, claim_tree, verdict, method, counterexample, proof)
+
+
+def _check_under_assumptions(derivation: ProgramDerivation, wrt: str, claim_tree: Expr, claim: Expr,
+                             derived: Expr, shapes: dict[str, Shape], wanted: Shape) -> ProgramCheck | None:
+    """A claim about a program with assumptions: None when it equals the derived
+    gradient without them (the usual check then says so); else its verdict on the
+    set where the assumptions hold (each alone first, then all together), which is
+    what it is said to be verified or refuted under."""
+    sizes = derivation.sizes
+    symbols = {name: build.matrix_of_symbols(name, *shape) for name, shape in shapes.items()}
+    plain = verify.equal_matrices(_broadcast_to(build.explicit(at_sizes(derived, sizes), symbols), wanted),
+                                  _broadcast_to(build.explicit(at_sizes(claim, sizes), symbols), wanted), "")
+    if plain.holds:
+        return None
+    assumptions = list(derivation.program.assumptions)
+    trials = [[a] for a in assumptions] + ([assumptions] if len(assumptions) > 1 else [])
+    verdict, used = None, assumptions
+    for trial in trials:
+        verdict, used = equal_under_assumptions(derivation, claim, derived, trial), trial
+        if verdict.holds:
+            break
+    if verdict.holds:
+        proof = None
+        form = derivation.textbook.get(wrt)
+        if derivation.proven_for_all_sizes and form is not None and form.proven_for_all_sizes:
+            symbolic = dict(derivation.symbolic_shapes)
+            if derivation.upstream_name:
+                symbolic[derivation.upstream_name] = symbolic[derivation.program.output]
+            proof = _claim_proof_at(symbolic, claim, form.form)
+        return ProgramCheck(derivation, wrt, claim_tree, verdict, verdict.method, None, proof, used)
+    found = verdict.counterexample
+    if found is not None and found.decided:
+        counterexample = {"index": list(found.index), "derived": str(found.lhs), "claimed": str(found.rhs),
+                          "under": assumption_text(used)}
+        return ProgramCheck(derivation, wrt, claim_tree, verdict, verdict.method, counterexample, None, used)
+    return ProgramCheck(derivation, wrt, claim_tree, verdict, verdict.method, None, None, used)
 
 
 def _compare(program: Program, derivation: ProgramDerivation, claim: Expr, derived: Expr,
