@@ -141,8 +141,7 @@ def _generic(operation: str, classes: tuple, parameter: object) -> tuple[Expr, t
         node = {"add": rules.Add, "sub": rules.Sub, "hadamard": Hadamard}[operation](A, B)
         return node, (shape(classes[0]), shape(classes[1]))
     if operation == "div":
-        from .expr import Constant
-        return (Div(A, Number(parameter)) if isinstance(parameter, Fraction) else Div(A, Constant(parameter))), ((N, M),)
+        return Div(A, Number(parameter)), ((N, M),)
     if operation == "power":
         return Power(A, parameter), ((N, M),)
     if operation == "neg":
@@ -170,8 +169,6 @@ def _parameter(node: Expr) -> object:
     if isinstance(node, Power):
         return node.exponent
     if isinstance(node, Div) and isinstance(node.right, Number):
-        return node.right.value
-    if isinstance(node, Div) and not node.right.children() and hasattr(node.right, "value"):
         return node.right.value
     return None
 
