@@ -652,17 +652,23 @@ class ProgramCheck:
 
 def check_program(program: str | Program, wrt: str, claim: str | Expr, *,
                   sizes: Mapping[str, int] | None = None, shapes: Mapping[str, Shape] | None = None,
-                  upstream: str = "G") -> ProgramCheck:
-    """Whether ``claim`` (any of the program's names may appear in it) is dL/d``wrt``."""
+                  upstream: str = "G", derivation: ProgramDerivation | None = None) -> ProgramCheck:
+    """Whether ``claim`` (any of the program's names may appear in it) is dL/d``wrt``.
+    ``derivation``: the program's derivation at these sizes, when already made (several
+    claims about one program need it once)."""
     if isinstance(program, str):
         program = read_program(program)
+    if derivation is not None and (derivation.sizes != dict(sizes or {}) or str(derivation.program) != str(
+            _named_output(program))):
+        raise ValueError("the derivation given is of another program or at other sizes")
     if wrt not in program.inputs:
         raise BadInput(f"cannot differentiate by {wrt!r}: the program's inputs are {', '.join(program.inputs)}")
     try:
         claim_tree = parse(claim, constants=program.constants()) if isinstance(claim, str) else claim
     except BadInput as error:
         raise BadInput(f"in the claim: {error}") from error
-    derivation = derive_program(program, sizes=sizes, shapes=shapes, upstream=upstream)
+    if derivation is None:
+        derivation = derive_program(program, sizes=sizes, shapes=shapes, upstream=upstream)
     names = set(program.inputs) | set(program.step_names) | (
         {derivation.upstream_name} if derivation.upstream_name else set())
     for name in names_in(claim_tree):

@@ -1300,8 +1300,26 @@ def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]
                            else "undecided",
                            "entry": None if found is None else ",".join(str(k) for k in found.index),
                            "reason": verdict.reason})
+    textbook = []
+    for key, found in derivation.textbook.items():
+        of = gradients.get(key, key)  # dZ -> Z; an input's closed form is under its own name
+        textbook.append({"gradient": display.partial(of), "tidied": display(found.tidied),
+                         "form": display(found.form), "status": found.status, "method": found.method
+                         if hasattr(found, "method") else found.verdict.method,
+                         "under": [display(a.left) + " = " + display(a.right) for a in found.used],
+                         "proven": found.proven_for_all_sizes,
+                         "changed": found.tidied != found.derived})
+    from .domains import conditions
+
+    domain = [{"subject": prose_latex(c.subject), "requirement": c.requirement, "reason": prose_latex(c.reason)}
+              for c in conditions(*(step.expression for step in program.steps), *bp.closed_forms.values())]
     return {
         "title": notation.title,
+        "program_scalars": [display(E.Constant(_scalar_value(name))) for name in derivation.program.scalars],
+        "assumptions": [{"left": display(a.left), "right": display(a.right)}
+                        for a in derivation.program.assumptions],
+        "textbook": textbook,
+        "domain": domain,
         "output": display.name(output),
         "output_shape": shape_view(output),
         "scalar": scalar,
@@ -1365,6 +1383,12 @@ def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]
         "status": derivation.status,
         "verified": derivation.verified,
     }
+
+
+def _scalar_value(name: str):
+    from .expr import scalar_symbol
+
+    return scalar_symbol(name)
 
 
 def _sum_of(forms: list):
