@@ -346,6 +346,9 @@ def _assumption(statement: _Statement, constants: dict, declared: dict, assigned
     if not names_in(left):
         raise _error(statement, body_offset, "an assumption is about the inputs: its left side names one")
     for used in names_in(left):
+        if used in assigned:
+            raise _error(statement, body_offset + parts[0].find(used),
+                         f"{used!r} is a step; an assumption is about the inputs only")
         if used not in declared:
             raise _error(statement, body_offset + parts[0].find(used),
                          f"{used!r} is not a declared input; declare it (NAME : ROWS x COLS) before assuming "
