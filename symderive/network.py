@@ -441,6 +441,15 @@ def equal_under_assumptions(derivation: ProgramDerivation, claim: Expr, derived:
                                     "intermediates as independent matrices of symbols")
     if verdict.holds:
         return verdict
+    found = _differs_at_a_point(here, derivation, shapes, derived, claim, wanted, solution)
+    if found is not None:
+        i, j = found["index"]
+        return verify.Verdict(False, 0, f"{what}: the claim differs from the derived gradient at entry ({i}, {j}), "
+                                        "at a random rational point where the assumption holds (the entries solved "
+                                        f"for as {solved}), evaluated to 50 digits",
+                              verify.Counterexample((i, j), sympy.Float(found["derived"], 15),
+                                                    sympy.Float(found["claimed"], 15), True),
+                              reason="differs at a point")
     return verify.equal_matrices(side(derived, True), side(claim, True),
                                  f"{what}, solved for one entry of each equation ({solved}), every step inlined")
 
@@ -757,21 +766,11 @@ def _compare(program: Program, derivation: ProgramDerivation, claim: Expr, deriv
                                                  "as independent matrices of symbols")
     if verdict.holds:
         return verdict, verdict.method, None
-    point = _random_point(program, derivation, shapes)
-    inlined_left = build.explicit(inline(derived, program), point)
-    inlined_right = build.explicit(inline(claim, program), point)
-    left_values, right_values = _broadcast_to(inlined_left, wanted), _broadcast_to(inlined_right, wanted)
-    for i in range(wanted[0]):
-        for j in range(wanted[1]):
-            a, b = sympy.N(left_values[i, j], 50), sympy.N(right_values[i, j], 50)
-            if a.is_number and b.is_number and abs(a - b) > sympy.Float("1e-30") * (1 + abs(a) + abs(b)):
-                where = {name: [[str(v) for v in row] for row in sympy.Matrix(m).tolist()]
-                         for name, m in point.items()}
-                method = (f"the claim differs from the derived gradient at entry ({i + 1}, {j + 1}), "
-                          f"at a random rational point evaluated to 50 digits")
-                found = {"index": [i + 1, j + 1], "derived": str(sympy.N(a, 15)), "claimed": str(sympy.N(b, 15)),
-                         "point": where}
-                return verify.Verdict(False, 0, method, reason="differs at a point"), method, found
+    found = _differs_at_a_point(program, derivation, shapes, derived, claim, wanted)
+    if found is not None:
+        method = (f"the claim differs from the derived gradient at entry ({found['index'][0]}, {found['index'][1]}), "
+                  f"at a random rational point evaluated to 50 digits")
+        return verify.Verdict(False, 0, method, reason="differs at a point"), method, found
     verdict = verify.equal_matrices(_broadcast_to(build.explicit(inline(derived, program), symbols), wanted),
                                     _broadcast_to(build.explicit(inline(claim, program), symbols), wanted),
                                     "the derived gradient against the claim, every step inlined")
@@ -798,6 +797,43 @@ def _random_point(program: Program, derivation: ProgramDerivation, shapes: dict[
         rows, cols = shapes[name]
         point[name] = sympy.ImmutableMatrix(rows, cols, lambda i, j: sympy.Rational(generator.randint(51, 149), 100))
     return point
+
+
+def _scalar_values(program: Program) -> dict:
+    """Random rational values for the program's named scalars: a claim is about every
+    value of lam, so one value where it fails refutes it."""
+    from .expr import scalar_symbol
+
+    generator = random.Random(1)
+    return {scalar_symbol(name): sympy.Rational(generator.randint(51, 149), 100) for name in program.scalars}
+
+
+def _differs_at_a_point(program: Program, derivation: ProgramDerivation, shapes: dict[str, Shape],
+                        derived: Expr, claim: Expr, wanted: Shape, solution: dict | None = None):
+    """An entry where ``claim`` and ``derived`` (every step inlined) differ at a random
+    rational point, evaluated to 50 digits, or None.  ``solution``: entries solved from
+    the assumptions (functions of the others), so that the point satisfies them."""
+    point = _random_point(program, derivation, shapes)
+    values = _scalar_values(program)
+    if solution:
+        drawn = {symbol: value for name, matrix in point.items()
+                 for symbol, value in zip(build.matrix_of_symbols(name, *matrix.shape), matrix)}
+        drawn.update({symbol: value.xreplace(drawn) for symbol, value in solution.items()})
+        point = {name: sympy.ImmutableMatrix(*matrix.shape, [drawn[s] for s in
+                                                             build.matrix_of_symbols(name, *matrix.shape)])
+                 for name, matrix in point.items()}
+    left_values = _broadcast_to(build.explicit(inline(derived, program), point), wanted).xreplace(values)
+    right_values = _broadcast_to(build.explicit(inline(claim, program), point), wanted).xreplace(values)
+    for i in range(wanted[0]):
+        for j in range(wanted[1]):
+            a, b = sympy.N(left_values[i, j], 50), sympy.N(right_values[i, j], 50)
+            if a.is_number and b.is_number and abs(a - b) > sympy.Float("1e-30") * (1 + abs(a) + abs(b)):
+                where = {name: [[str(v) for v in row] for row in sympy.Matrix(m).tolist()]
+                         for name, m in point.items()}
+                where.update({str(symbol): str(value) for symbol, value in values.items()})
+                return {"index": [i + 1, j + 1], "derived": str(sympy.N(a, 15)), "claimed": str(sympy.N(b, 15)),
+                        "point": where}
+    return None
 
 
 def _claim_proof(derivation: ProgramDerivation, claim: Expr, derived: Expr) -> ProofReport | None:
