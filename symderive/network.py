@@ -790,13 +790,29 @@ def _broadcast_to(matrix, shape: Shape):
                                  lambda i, j: matrix[0 if matrix.rows == 1 else i, 0 if matrix.cols == 1 else j])
 
 
-def _random_point(program: Program, derivation: ProgramDerivation, shapes: dict[str, Shape]):
+def _random_point(program: Program, derivation: ProgramDerivation, shapes: dict[str, Shape],
+                  signed: bool = False):
     generator = random.Random(0)
     point = {}
     for name in list(program.inputs) + ([derivation.upstream_name] if derivation.upstream_name else []):
         rows, cols = shapes[name]
-        point[name] = sympy.ImmutableMatrix(rows, cols, lambda i, j: sympy.Rational(generator.randint(51, 149), 100))
+        point[name] = sympy.ImmutableMatrix(rows, cols, lambda i, j: sympy.Rational(
+            generator.randint(51, 149) * (generator.choice((-1, 1)) if signed else 1), 100))
     return point
+
+
+def _signs_matter(program: Program) -> bool:
+    """Whether a point with negative entries should be tried too: the program has a
+    kink (relu is the identity where its argument is positive, so a claim that forgets
+    step(Z) agrees at every positive point) and no function that needs a positive
+    argument (log, sqrt, fractional powers), so every signed point is in its domain."""
+    from .expr import KINKED, Call, Power
+
+    nodes = [node for step in program.steps for node in walk(step.expression)]
+    kinked = any(isinstance(node, Call) and node.function in KINKED for node in nodes)
+    positive_only = any((isinstance(node, Call) and node.function in ("log", "sqrt")) or
+                        (isinstance(node, Power) and node.exponent.denominator != 1) for node in nodes)
+    return kinked and not positive_only
 
 
 def _scalar_values(program: Program) -> dict:
@@ -813,7 +829,16 @@ def _differs_at_a_point(program: Program, derivation: ProgramDerivation, shapes:
     """An entry where ``claim`` and ``derived`` (every step inlined) differ at a random
     rational point, evaluated to 50 digits, or None.  ``solution``: entries solved from
     the assumptions (functions of the others), so that the point satisfies them."""
-    point = _random_point(program, derivation, shapes)
+    for signed in (False, True) if _signs_matter(program) else (False,):
+        found = _differs_at(program, derivation, shapes, derived, claim, wanted, solution, signed)
+        if found is not None:
+            return found
+    return None
+
+
+def _differs_at(program: Program, derivation: ProgramDerivation, shapes: dict[str, Shape], derived: Expr,
+                claim: Expr, wanted: Shape, solution: dict | None, signed: bool):
+    point = _random_point(program, derivation, shapes, signed)
     values = _scalar_values(program)
     if solution:
         drawn = {symbol: value for name, matrix in point.items()
