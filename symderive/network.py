@@ -109,7 +109,7 @@ class TextbookForm:
 
     @property
     def proven_for_all_sizes(self) -> bool:
-        return bool(self.proofs) and all(p is not None and p.proven for p in self.proofs)
+        return self.verdict.holds and bool(self.proofs) and all(p is not None and p.proven for p in self.proofs)
 
     def data(self) -> dict[str, Any]:
         return {"name": self.name, "derived": str(self.derived), "tidied": str(self.tidied),
@@ -388,6 +388,11 @@ def _textbook_forms(derivation: ProgramDerivation, program: Program) -> dict[str
         if not used:
             continue
         form = tidy(rewritten, shapes)
+        try:  # a value broadcast where the assumed expression was not: not the same matrix, not offered
+            if shape_of(form, shapes) != shape_of(derived, shapes):
+                continue
+        except BadInput:
+            continue
         verdict = equal_under_assumptions(derivation, form, derived, used)
         proofs = []
         if name in symbolic and derivation.proven_for_all_sizes:

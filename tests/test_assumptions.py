@@ -154,6 +154,16 @@ def test_the_textbook_form_uses_the_assumption_and_says_so(cross_entropy):
         "dZ = softmax(Z, axis=1) - T, under the assumption sum(T, axis=1) = 1"
 
 
+def test_the_textbook_form_is_proven_for_all_sizes_under_the_assumption(cross_entropy):
+    """Tidying proven in index notation both times, the replacement by congruence."""
+    assert cross_entropy.proven_for_all_sizes
+    assert cross_entropy.textbook["dZ"].proven_for_all_sizes
+    result = check_program(CROSS_ENTROPY, "W", "X.T @ (softmax(Z, axis=1) - T)", sizes=SIZES,
+                           derivation=cross_entropy)
+    assert result.for_all_sizes
+    assert result.report()["scope"].startswith("proven for all sizes under the assumption sum(T, axis=1) = 1")
+
+
 def test_the_general_form_needs_no_assumption(cross_entropy):
     result = check_program(CROSS_ENTROPY, "W", "X.T @ (softmax(Z, axis=1) * sum(T, axis=1) - T)", sizes=SIZES,
                            derivation=cross_entropy)
