@@ -1304,8 +1304,7 @@ def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]
     for key, found in derivation.textbook.items():
         of = gradients.get(key, key)  # dZ -> Z; an input's closed form is under its own name
         textbook.append({"gradient": display.partial(of), "tidied": display(found.tidied),
-                         "form": display(found.form), "status": found.status, "method": found.method
-                         if hasattr(found, "method") else found.verdict.method,
+                         "form": display(found.form), "status": found.status, "method": found.verdict.method,
                          "under": [display(a.left) + " = " + display(a.right) for a in found.used],
                          "proven": found.proven_for_all_sizes,
                          "changed": found.tidied != found.derived})

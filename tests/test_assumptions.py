@@ -223,3 +223,20 @@ def test_a_scalar_is_no_input():
     assert set(derivation.closed_forms) == {"X", "W"}
     assert derivation.report()["scalars"] == ["lam"]
     assert Name("lam") not in list(walk(derivation.closed_forms["W"]))
+
+
+def test_the_command_line_says_under_which_assumption(tmp_path):
+    import io
+
+    from symderive.cli import main
+
+    program = tmp_path / "ce.prog"
+    program.write_text(CROSS_ENTROPY, encoding="utf-8")
+    out = io.StringIO()
+    code = main(["check", "--file", str(program), "--size", "n=2", "--size", "m=2", "--size", "k=3",
+                 "--wrt", "W", "--claim", "X.T @ (softmax(Z, axis=1) - T)"], stdout=out, stderr=io.StringIO())
+    text = out.getvalue()
+    assert code == 0 and "VERIFIED exactly: under the assumption sum(T, axis=1) = 1" in text
+    for line in text.splitlines():
+        if "PROVEN" in line:
+            assert "under the assumption sum(T, axis=1) = 1" in line
