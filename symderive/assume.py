@@ -25,7 +25,6 @@ replacement (see :mod:`symderive.network`).  Nothing here evaluates text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 
 import sympy
