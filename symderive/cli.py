@@ -662,7 +662,8 @@ def _program_check_summary(result, stream: TextIO) -> None:
     if result.status == "verified":
         print(f"  VERIFIED exactly: {result.method}", file=stream)
         if result.for_all_sizes:
-            print(f"  PROVEN for all sizes: d{program.output}/d{result.wrt} derived step by step in index "
+            under = f" {result.under}" if getattr(result, "under", "") else ""
+            print(f"  PROVEN for all sizes{under}: d{program.output}/d{result.wrt} derived step by step in index "
                   "notation, every step proven, and the claim equal to the result", file=stream)
         else:
             print("  (a check at these sizes, not a proof for all sizes)", file=stream)

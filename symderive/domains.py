@@ -51,8 +51,8 @@ def _of(node: Expr) -> list[Condition]:
             return [Condition(str(node.base), "positive", f"a power {node.exponent} needs a positive base")]
         return [Condition(str(node.base), "nonzero", f"a power {node.exponent} divides by the base")]
     if isinstance(node, Div) and not isinstance(node.right, Number):
-        if isinstance(node.right, Constant) and not node.right.value.free_symbols:
-            return []  # sqrt(2), pi: not 0
+        if isinstance(node.right, Constant) and (not node.right.value.free_symbols or node.right.value.is_nonzero):
+            return []  # sqrt(2), pi, a size n or sqrt(d) (positive integers): not 0
         return [Condition(str(node.right), "nonzero", "division")]
     return []
 

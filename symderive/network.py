@@ -35,6 +35,7 @@ import sympy
 from . import build, numeric, verify
 from .backward import (BackwardPass, backward_pass, expand_names, inline, recognize, substitute,
                        symbolic_closed_forms)
+from .domains import domain_text
 from .errors import BadInput
 from .expr import Expr, Name, Number, names_in, walk
 from .index import Declarations, Derivation, Entry, Step as IndexStep
@@ -78,6 +79,55 @@ class LocalCheck:
 
 
 @dataclass
+class TextbookForm:
+    """A gradient in the shorter form the program's assumptions allow: ``derived``
+    (true everywhere) = ``tidied`` (by identities true everywhere) = ``form`` where
+    the assumptions ``used`` hold (each occurrence of an assumed expression replaced
+    by its value, then tidied).  ``verdict``: form against derived, exactly at the
+    sizes given, on the set where the assumptions hold; ``proofs``: the two tidying
+    moves in index notation for all sizes (the replacement is congruence)."""
+
+    name: str  # dZ, or an input's name for its closed form
+    derived: Expr
+    tidied: Expr
+    rewritten: Expr
+    form: Expr
+    used: list
+    verdict: verify.Verdict
+    proofs: list = field(default_factory=list)  # ProofReport or None, for tidied = derived, form = rewritten
+
+    @property
+    def assumption_text(self) -> str:
+        return assumption_text(self.used)
+
+    @property
+    def status(self) -> str:
+        if self.verdict.holds:
+            return VERIFIED
+        found = self.verdict.counterexample
+        return REFUTED if found is not None and found.decided else UNDECIDED
+
+    @property
+    def proven_for_all_sizes(self) -> bool:
+        return self.verdict.holds and bool(self.proofs) and all(p is not None and p.proven for p in self.proofs)
+
+    def data(self) -> dict[str, Any]:
+        return {"name": self.name, "derived": str(self.derived), "tidied": str(self.tidied),
+                "form": str(self.form), "uses": [str(a) for a in self.used],
+                "statement": f"{self.name} = {self.form}, {self.assumption_text}",
+                "status": self.status, "method": self.verdict.method,
+                "proven_for_all_sizes_under_the_assumptions": self.proven_for_all_sizes}
+
+
+def assumption_text(used) -> str:
+    """"under the assumption sum(T, axis=1) = 1" (or "assumptions a; b")."""
+    if not used:
+        return ""
+    return ("under the assumption " if len(used) == 1 else "under the assumptions ") + \
+        "; ".join(str(a) for a in used)
+
+
+@dataclass
 class ProgramDerivation:
     program: Program
     sizes: dict[str, int]
@@ -92,6 +142,7 @@ class ProgramDerivation:
     proof_note: str = ""
     defaulted: dict[str, tuple] = field(default_factory=dict)
     introduced: dict[str, Expr] = field(default_factory=dict)  # U1 = ..., named by symderive
+    textbook: dict[str, TextbookForm] = field(default_factory=dict)  # forms that use an assumption
 
     @property
     def closed_forms(self) -> dict[str, Expr]:
@@ -154,7 +205,17 @@ class ProgramDerivation:
             "end_to_end": ({name: {"verified": v.holds, "method": v.method} for name, v in self.end_to_end.items()}
                            or None),
             "end_to_end_note": self.end_to_end_note or None,
+            "scalars": list(self.program.scalars),
+            "assumptions": [str(a) for a in self.program.assumptions],
+            "textbook_forms": {name: form.data() for name, form in self.textbook.items()},
+            "domain": domain_text(self.domain()) or None,
         }
+
+    def domain(self):
+        """Where the gradients hold: the conditions of every step and closed form."""
+        from .domains import conditions
+
+        return conditions(*(step.expression for step in self.program.steps), *self.closed_forms.values())
 
 
 # ---------------------------------------------------------------------------
@@ -264,8 +325,13 @@ def derive_program(program: str | Program, *, sizes: Mapping[str, int] | None = 
                        "there is nothing to differentiate")
     if introduced:  # closed forms in the names the user wrote
         bp.closed_forms = {name: expand_names(form, introduced) for name, form in bp.closed_forms.items()}
-    local = _local_checks(program, bp, concrete)
-    inlined = inline(Name(program.output), program)
+    # everything below works at the sizes given: a constant's sizes (1/sqrt(d)) get their values;
+    # the backward pass above keeps them as symbols for its proofs
+    values = dict(sizes or {})
+    here = at_sizes(program, values)
+    forms = {name: at_sizes(form, values) for name, form in bp.closed_forms.items()}
+    local = _local_checks(here, bp, concrete, values)
+    inlined = inline(Name(here.output), here)
     input_shapes = {name: concrete[name] for name in program.inputs}
     witness_shapes = dict(input_shapes)
     if upstream_name is not None:
@@ -274,12 +340,123 @@ def derive_program(program: str | Program, *, sizes: Mapping[str, int] | None = 
     # (the whole program is evaluated at 50 digits for each: the costliest part at 64)
     from .pipeline import _for_numpy  # adj, which the numeric witness does not know, as a polynomial
 
-    witnesses = {name: numeric.witness(inlined, name, _for_numpy(inline(form, program), witness_shapes),
+    witnesses = {name: numeric.witness(inlined, name, _for_numpy(inline(form, here), witness_shapes),
                                        witness_shapes, upstream_name, max_entries=PROGRAM_WITNESS_ENTRIES)
-                 for name, form in bp.closed_forms.items()}
-    exact, note = _end_to_end(program, bp, inlined, input_shapes, upstream_name, out_shape, end_to_end)
-    return ProgramDerivation(written, dict(sizes or {}), concrete, symbolic, upstream_name, bp, local,
-                             witnesses, exact, note, proof_note, defaulted, introduced)
+                 for name, form in forms.items()}
+    exact, note = _end_to_end(here, forms, inlined, input_shapes, upstream_name, out_shape, end_to_end)
+    derivation = ProgramDerivation(written, dict(sizes or {}), concrete, symbolic, upstream_name, bp, local,
+                                   witnesses, exact, note, proof_note, defaulted, introduced)
+    if program.assumptions:
+        derivation.textbook = _textbook_forms(derivation, program)
+    return derivation
+
+
+def _all_shapes(derivation: ProgramDerivation) -> dict[str, Shape]:
+    shapes = dict(derivation.shapes)
+    if derivation.upstream_name:
+        shapes[derivation.upstream_name] = derivation.shapes[derivation.program.output]
+    return shapes
+
+
+def _textbook_forms(derivation: ProgramDerivation, program: Program) -> dict[str, TextbookForm]:
+    """Every gradient (of an intermediate, as dZ, and each input's closed form) that an
+    assumption shortens: tidied, each assumed expression replaced by its value, tidied
+    again; checked on the set where the assumptions hold, and proven move by move."""
+    from .assume import occurs, rewrite, tidy
+    from .backward import expand_names, symbolic_gradients
+
+    bp = derivation.backward
+    shapes = _all_shapes(derivation)
+    named = {bp.gradient_names[name]: value for name, value in bp.gradients.items()}
+    candidates = {bp.gradient_names[name]: expand_names(value, named) for name, value in bp.gradients.items()
+                  if name not in program.inputs}
+    candidates.update(bp.closed_forms)
+    symbolic_sums, symbolic_closed = symbolic_gradients(bp)
+    symbolic_named = {bp.gradient_names[name]: value for name, value in symbolic_sums.items()}
+    symbolic = {bp.gradient_names[name]: expand_names(value, symbolic_named)
+                for name, value in symbolic_sums.items() if name not in program.inputs}
+    symbolic.update(symbolic_closed)
+    found = {}
+    for name, derived in candidates.items():
+        label = name if name not in bp.gradient_names else bp.gradient_names[name]
+        tidied = tidy(derived, shapes)
+        rewritten, used = tidied, []
+        for assumption in program.assumptions:
+            if occurs(assumption.left, rewritten):
+                rewritten = rewrite(rewritten, assumption.left, assumption.right)
+                used.append(assumption)
+        if not used:
+            continue
+        form = tidy(rewritten, shapes)
+        try:  # a value broadcast where the assumed expression was not: not the same matrix, not offered
+            if shape_of(form, shapes) != shape_of(derived, shapes):
+                continue
+        except BadInput:
+            continue
+        verdict = equal_under_assumptions(derivation, form, derived, used)
+        proofs = []
+        if name in symbolic and derivation.proven_for_all_sizes:
+            symbolic_shapes = dict(derivation.symbolic_shapes)
+            if derivation.upstream_name:
+                symbolic_shapes[derivation.upstream_name] = symbolic_shapes[program.output]
+            proofs = [_claim_proof_at(symbolic_shapes, tidied, symbolic[name]),
+                      _claim_proof_at(symbolic_shapes, form, rewritten)]
+        found[name] = TextbookForm(label, derived, tidied, rewritten, form, used, verdict, proofs)
+    return found
+
+
+def equal_under_assumptions(derivation: ProgramDerivation, claim: Expr, derived: Expr, used) -> verify.Verdict:
+    """``claim`` against ``derived``, exactly at the sizes given, on the whole set where
+    the assumptions ``used`` hold: each assumption is solved for one entry of each of
+    its equations (T[p,k] = 1 - T[p,1] - ... - T[p,k-1] for sum(T, axis=1) = 1), the
+    solution substituted in both sides, and the results compared as functions of the
+    entries left free.  First with the program's intermediates as independent matrices
+    of symbols (equal there is equal for their true values), else every step inlined."""
+    from .assume import Unsolvable, solve_for_entries
+
+    program = derivation.backward.program
+    sizes = derivation.sizes
+    here = at_sizes(program, sizes)
+    claim, derived = at_sizes(claim, sizes), at_sizes(derived, sizes)
+    shapes = _all_shapes(derivation)
+    wanted = node_shapes(derived, {n: shapes[n] for n in names_in(derived)})[derived] if names_in(derived) \
+        else (1, 1)
+    symbols = {name: build.matrix_of_symbols(name, *shape) for name, shape in shapes.items()}
+    equations, unknowns = [], []
+    for assumption in used:
+        left = build.explicit(at_sizes(assumption.left, sizes), symbols)
+        right = build.explicit(at_sizes(assumption.right, sizes), symbols)[0, 0]
+        equations += [left[i, j] - right for i in range(left.rows) for j in range(left.cols)]
+        for name in names_in(assumption.left):
+            unknowns += [s for s in symbols[name] if s not in unknowns]
+    what = assumption_text(used)
+    try:
+        solution = solve_for_entries(equations, unknowns)
+    except Unsolvable as problem:
+        return verify.Verdict(False, 0, f"not checked {what}: {problem}",
+                              verify.Counterexample((1, 1), sympy.S.Zero, sympy.S.Zero, False))
+    solved = ", ".join(f"{s} = {v}" for s, v in list(solution.items())[:2]) + (", ..." if len(solution) > 2 else "")
+
+    def side(tree: Expr, inlined: bool):
+        matrix = _broadcast_to(build.explicit(inline(tree, here) if inlined else tree, symbols), wanted)
+        return matrix.xreplace(solution)
+
+    verdict = verify.equal_matrices(side(derived, False), side(claim, False),
+                                    f"{what}, solved for one entry of each equation ({solved}), "
+                                    "intermediates as independent matrices of symbols")
+    if verdict.holds:
+        return verdict
+    found = _differs_at_a_point(here, derivation, shapes, derived, claim, wanted, solution)
+    if found is not None:
+        i, j = found["index"]
+        return verify.Verdict(False, 0, f"{what}: the claim differs from the derived gradient at entry ({i}, {j}), "
+                                        "at a random rational point where the assumption holds (the entries solved "
+                                        f"for as {solved}), evaluated to 50 digits",
+                              verify.Counterexample((i, j), sympy.Float(found["derived"], 15),
+                                                    sympy.Float(found["claimed"], 15), True),
+                              reason="differs at a point")
+    return verify.equal_matrices(side(derived, True), side(claim, True),
+                                 f"{what}, solved for one entry of each equation ({solved}), every step inlined")
 
 
 def _named_output(program: Program) -> Program:
@@ -327,17 +504,43 @@ def claim_proven_for_all_sizes(expression: Expr, wrt: str, claim: Expr, shapes: 
     return report if report is not None and report.proven else None
 
 
-def _local_checks(program: Program, bp: BackwardPass, concrete: dict[str, Shape]) -> list[LocalCheck]:
+def at_sizes(node, sizes: Mapping[str, int]):
+    """``node`` (an expression or a program) with every constant's size symbols given
+    their values: 1/sqrt(d) becomes 1/2 at d = 4.  A constant that becomes rational is
+    a number.  Concrete work (local checks, witnesses, exact comparisons) needs the
+    values; the proofs for all sizes keep the symbols."""
+    from dataclasses import replace
+
+    from .expr import Constant, size_symbol
+
+    if isinstance(node, Program):
+        steps = tuple(replace(step, expression=at_sizes(step.expression, sizes)) for step in node.steps)
+        assumptions = tuple(replace(a, left=at_sizes(a.left, sizes), right=at_sizes(a.right, sizes))
+                            for a in node.assumptions)
+        return replace(node, steps=steps, assumptions=assumptions)
+    if isinstance(node, Constant):
+        values = {size_symbol(name): sympy.Integer(value) for name, value in sizes.items()}
+        value = node.value.xreplace(values)
+        if value == node.value:
+            return node
+        return Number(Fraction(int(value.p), int(value.q))) if value.is_Rational else Constant(value)
+    children = node.children()
+    return node.rebuild(*(at_sizes(child, sizes) for child in children)) if children else node
+
+
+def _local_checks(program: Program, bp: BackwardPass, concrete: dict[str, Shape],
+                  sizes: Mapping[str, int] | None = None) -> list[LocalCheck]:
     """Each backward step's contribution against the chain rule of its step alone,
     on fresh matrices of symbols for the step's arguments and upstream gradient:
-    one derivation a step, for all its arguments."""
+    one derivation a step, for all its arguments.  ``program`` is at the sizes given
+    (:func:`at_sizes`); so is each contribution before it is checked."""
     from .pipeline import check_local
 
     definitions = program.definitions()
     by_step: dict[str, dict[str, Expr]] = {}
     for step in bp.steps:
         expression = definitions[step.step]
-        claim = substitute(step.contribution, {step.step: expression})  # H back to tanh(Z)
+        claim = substitute(at_sizes(step.contribution, sizes or {}), {step.step: expression})  # H back to tanh(Z)
         leaves = names_in(expression)
         upstream = "G"
         while upstream in leaves:
@@ -362,7 +565,7 @@ def _local_checks(program: Program, bp: BackwardPass, concrete: dict[str, Shape]
     return found
 
 
-def _end_to_end(program: Program, bp: BackwardPass, inlined: Expr, input_shapes: dict[str, Shape],
+def _end_to_end(program: Program, forms: dict[str, Expr], inlined: Expr, input_shapes: dict[str, Shape],
                 upstream_name: str | None, out_shape: Shape, wanted: bool | None):
     """The exact check of every closed form against the chain rule of the inlined
     program: where it is polynomial and small (or when asked), else not run."""
@@ -380,7 +583,7 @@ def _end_to_end(program: Program, bp: BackwardPass, inlined: Expr, input_shapes:
                         if not polynomial else "not run: the inlined program is too large to expand whole")
     results = {}
     used = {name: shape for name, shape in input_shapes.items() if name in names_in(inlined)}
-    for name, form in bp.closed_forms.items():
+    for name, form in forms.items():
         result = check_expression(inlined, name, inline(form, program), shapes=used,
                                   upstream=upstream_name or "G")
         results[name] = result.verdict
@@ -415,6 +618,7 @@ class ProgramCheck:
     method: str
     counterexample: dict[str, Any] | None
     proof: ProofReport | None  # claim = the derived closed form, in index notation, for all sizes
+    assumptions: list = field(default_factory=list)  # the assumptions the verdict is under, if any
 
     @property
     def status(self) -> str:
@@ -427,8 +631,21 @@ class ProgramCheck:
         return self.status == VERIFIED
 
     @property
+    def under(self) -> str:
+        """"under the assumption sum(T, axis=1) = 1", or "" for a verdict that needs none."""
+        return assumption_text(self.assumptions)
+
+    @property
     def for_all_sizes(self) -> bool:
-        return self.holds and self.derivation.proven_for_all_sizes and self.proof is not None and self.proof.proven
+        """Proven for all sizes (under :attr:`assumptions` when there are any: then the
+        textbook form's moves are proven too, and the claim equals that form)."""
+        if not (self.holds and self.derivation.proven_for_all_sizes and self.proof is not None and self.proof.proven):
+            return False
+        if not self.assumptions:
+            return True
+        form = self.derivation.textbook.get(self.wrt)
+        return form is not None and form.proven_for_all_sizes and set(map(str, form.used)) <= set(
+            map(str, self.assumptions))
 
     def report(self) -> dict[str, Any]:
         return {"program": str(self.derivation.program), "wrt": self.wrt, "claim": str(self.claim),
@@ -436,25 +653,36 @@ class ProgramCheck:
                 "derived": str(self.derivation.closed_forms.get(self.wrt)),
                 "counterexample": self.counterexample,
                 "proven_for_all_sizes": self.for_all_sizes,
-                "scope": ("proven for all sizes: the backward pass is proven step by step, and the claim "
-                          "equals its result in index notation" if self.for_all_sizes
-                          else "checked exactly at these sizes only; not a proof for all sizes"),
+                "under": self.under or None,
+                "scope": ((f"proven for all sizes {self.under}: the backward pass is proven step by step, its "
+                           "textbook form follows by proven identities and the assumption, and the claim equals it "
+                           "in index notation") if self.for_all_sizes and self.assumptions
+                          else "proven for all sizes: the backward pass is proven step by step, and the claim "
+                               "equals its result in index notation" if self.for_all_sizes
+                          else f"checked exactly at these sizes only{', ' + self.under if self.under else ''}; "
+                               "not a proof for all sizes"),
                 "claim_proof": None if self.proof is None else self.proof.data()}
 
 
 def check_program(program: str | Program, wrt: str, claim: str | Expr, *,
                   sizes: Mapping[str, int] | None = None, shapes: Mapping[str, Shape] | None = None,
-                  upstream: str = "G") -> ProgramCheck:
-    """Whether ``claim`` (any of the program's names may appear in it) is dL/d``wrt``."""
+                  upstream: str = "G", derivation: ProgramDerivation | None = None) -> ProgramCheck:
+    """Whether ``claim`` (any of the program's names may appear in it) is dL/d``wrt``.
+    ``derivation``: the program's derivation at these sizes, when already made (several
+    claims about one program need it once)."""
     if isinstance(program, str):
         program = read_program(program)
+    if derivation is not None and (derivation.sizes != dict(sizes or {}) or str(derivation.program) != str(
+            _named_output(program))):
+        raise ValueError("the derivation given is of another program or at other sizes")
     if wrt not in program.inputs:
         raise BadInput(f"cannot differentiate by {wrt!r}: the program's inputs are {', '.join(program.inputs)}")
     try:
-        claim_tree = parse(claim) if isinstance(claim, str) else claim
+        claim_tree = parse(claim, constants=program.constants()) if isinstance(claim, str) else claim
     except BadInput as error:
         raise BadInput(f"in the claim: {error}") from error
-    derivation = derive_program(program, sizes=sizes, shapes=shapes, upstream=upstream)
+    if derivation is None:
+        derivation = derive_program(program, sizes=sizes, shapes=shapes, upstream=upstream)
     names = set(program.inputs) | set(program.step_names) | (
         {derivation.upstream_name} if derivation.upstream_name else set())
     for name in names_in(claim_tree):
@@ -480,12 +708,54 @@ def check_program(program: str | Program, wrt: str, claim: str | Expr, *,
     definitions = {step.expression: step.name for step in program.steps}
     recognized = recognize(claim_tree, definitions)
     program = derivation.backward.program  # with U1, U2, ... where symderive named arguments
-    verdict, method, counterexample = _compare(program, derivation, recognized, derived, shapes_all, wanted)
+    if program.assumptions:
+        found = _check_under_assumptions(derivation, wrt, claim_tree, recognized, derived, shapes_all, wanted)
+        if found is not None:
+            return found
+    verdict, method, counterexample = _compare(at_sizes(program, derivation.sizes), derivation,
+                                               at_sizes(recognized, derivation.sizes),
+                                               at_sizes(derived, derivation.sizes), shapes_all, wanted)
     symbolic = symbolic_closed_forms(derivation.backward).get(wrt)
     if symbolic is not None and derivation.introduced:
         symbolic = expand_names(symbolic, derivation.introduced)
     proof = _claim_proof(derivation, recognized, symbolic) if verdict.holds and symbolic is not None else None
     return ProgramCheck(derivation, wrt, claim_tree, verdict, method, counterexample, proof)
+
+
+def _check_under_assumptions(derivation: ProgramDerivation, wrt: str, claim_tree: Expr, claim: Expr,
+                             derived: Expr, shapes: dict[str, Shape], wanted: Shape) -> ProgramCheck | None:
+    """A claim about a program with assumptions: None when it equals the derived
+    gradient without them (the usual check then says so); else its verdict on the
+    set where the assumptions hold (each alone first, then all together), which is
+    what it is said to be verified or refuted under."""
+    sizes = derivation.sizes
+    symbols = {name: build.matrix_of_symbols(name, *shape) for name, shape in shapes.items()}
+    plain = verify.equal_matrices(_broadcast_to(build.explicit(at_sizes(derived, sizes), symbols), wanted),
+                                  _broadcast_to(build.explicit(at_sizes(claim, sizes), symbols), wanted), "")
+    if plain.holds:
+        return None
+    assumptions = list(derivation.program.assumptions)
+    trials = [[a] for a in assumptions] + ([assumptions] if len(assumptions) > 1 else [])
+    verdict, used = None, assumptions
+    for trial in trials:
+        verdict, used = equal_under_assumptions(derivation, claim, derived, trial), trial
+        if verdict.holds:
+            break
+    if verdict.holds:
+        proof = None
+        form = derivation.textbook.get(wrt)
+        if derivation.proven_for_all_sizes and form is not None and form.proven_for_all_sizes:
+            symbolic = dict(derivation.symbolic_shapes)
+            if derivation.upstream_name:
+                symbolic[derivation.upstream_name] = symbolic[derivation.program.output]
+            proof = _claim_proof_at(symbolic, claim, form.form)
+        return ProgramCheck(derivation, wrt, claim_tree, verdict, verdict.method, None, proof, used)
+    found = verdict.counterexample
+    if found is not None and found.decided:
+        counterexample = {"index": list(found.index), "derived": str(found.lhs), "claimed": str(found.rhs),
+                          "under": assumption_text(used)}
+        return ProgramCheck(derivation, wrt, claim_tree, verdict, verdict.method, counterexample, None, used)
+    return ProgramCheck(derivation, wrt, claim_tree, verdict, verdict.method, None, None, used)
 
 
 def _compare(program: Program, derivation: ProgramDerivation, claim: Expr, derived: Expr,
@@ -501,21 +771,11 @@ def _compare(program: Program, derivation: ProgramDerivation, claim: Expr, deriv
                                                  "as independent matrices of symbols")
     if verdict.holds:
         return verdict, verdict.method, None
-    point = _random_point(program, derivation, shapes)
-    inlined_left = build.explicit(inline(derived, program), point)
-    inlined_right = build.explicit(inline(claim, program), point)
-    left_values, right_values = _broadcast_to(inlined_left, wanted), _broadcast_to(inlined_right, wanted)
-    for i in range(wanted[0]):
-        for j in range(wanted[1]):
-            a, b = sympy.N(left_values[i, j], 50), sympy.N(right_values[i, j], 50)
-            if a.is_number and b.is_number and abs(a - b) > sympy.Float("1e-30") * (1 + abs(a) + abs(b)):
-                where = {name: [[str(v) for v in row] for row in sympy.Matrix(m).tolist()]
-                         for name, m in point.items()}
-                method = (f"the claim differs from the derived gradient at entry ({i + 1}, {j + 1}), "
-                          f"at a random rational point evaluated to 50 digits")
-                found = {"index": [i + 1, j + 1], "derived": str(sympy.N(a, 15)), "claimed": str(sympy.N(b, 15)),
-                         "point": where}
-                return verify.Verdict(False, 0, method, reason="differs at a point"), method, found
+    found = _differs_at_a_point(program, derivation, shapes, derived, claim, wanted)
+    if found is not None:
+        method = (f"the claim differs from the derived gradient at entry ({found['index'][0]}, {found['index'][1]}), "
+                  f"at a random rational point evaluated to 50 digits")
+        return verify.Verdict(False, 0, method, reason="differs at a point"), method, found
     verdict = verify.equal_matrices(_broadcast_to(build.explicit(inline(derived, program), symbols), wanted),
                                     _broadcast_to(build.explicit(inline(claim, program), symbols), wanted),
                                     "the derived gradient against the claim, every step inlined")
@@ -535,13 +795,75 @@ def _broadcast_to(matrix, shape: Shape):
                                  lambda i, j: matrix[0 if matrix.rows == 1 else i, 0 if matrix.cols == 1 else j])
 
 
-def _random_point(program: Program, derivation: ProgramDerivation, shapes: dict[str, Shape]):
+def _random_point(program: Program, derivation: ProgramDerivation, shapes: dict[str, Shape],
+                  signed: bool = False):
     generator = random.Random(0)
     point = {}
     for name in list(program.inputs) + ([derivation.upstream_name] if derivation.upstream_name else []):
         rows, cols = shapes[name]
-        point[name] = sympy.ImmutableMatrix(rows, cols, lambda i, j: sympy.Rational(generator.randint(51, 149), 100))
+        point[name] = sympy.ImmutableMatrix(rows, cols, lambda i, j: sympy.Rational(
+            generator.randint(51, 149) * (generator.choice((-1, 1)) if signed else 1), 100))
     return point
+
+
+def _signs_matter(program: Program) -> bool:
+    """Whether a point with negative entries should be tried too: the program has a
+    kink (relu is the identity where its argument is positive, so a claim that forgets
+    step(Z) agrees at every positive point) and no function that needs a positive
+    argument (log, sqrt, fractional powers), so every signed point is in its domain."""
+    from .expr import KINKED, Call, Power
+
+    nodes = [node for step in program.steps for node in walk(step.expression)]
+    kinked = any(isinstance(node, Call) and node.function in KINKED for node in nodes)
+    positive_only = any((isinstance(node, Call) and node.function in ("log", "sqrt")) or
+                        (isinstance(node, Power) and node.exponent.denominator != 1) for node in nodes)
+    return kinked and not positive_only
+
+
+def _scalar_values(program: Program) -> dict:
+    """Random rational values for the program's named scalars: a claim is about every
+    value of lam, so one value where it fails refutes it."""
+    from .expr import scalar_symbol
+
+    generator = random.Random(1)
+    return {scalar_symbol(name): sympy.Rational(generator.randint(51, 149), 100) for name in program.scalars}
+
+
+def _differs_at_a_point(program: Program, derivation: ProgramDerivation, shapes: dict[str, Shape],
+                        derived: Expr, claim: Expr, wanted: Shape, solution: dict | None = None):
+    """An entry where ``claim`` and ``derived`` (every step inlined) differ at a random
+    rational point, evaluated to 50 digits, or None.  ``solution``: entries solved from
+    the assumptions (functions of the others), so that the point satisfies them."""
+    for signed in (False, True) if _signs_matter(program) else (False,):
+        found = _differs_at(program, derivation, shapes, derived, claim, wanted, solution, signed)
+        if found is not None:
+            return found
+    return None
+
+
+def _differs_at(program: Program, derivation: ProgramDerivation, shapes: dict[str, Shape], derived: Expr,
+                claim: Expr, wanted: Shape, solution: dict | None, signed: bool):
+    point = _random_point(program, derivation, shapes, signed)
+    values = _scalar_values(program)
+    if solution:
+        drawn = {symbol: value for name, matrix in point.items()
+                 for symbol, value in zip(build.matrix_of_symbols(name, *matrix.shape), matrix)}
+        drawn.update({symbol: value.xreplace(drawn) for symbol, value in solution.items()})
+        point = {name: sympy.ImmutableMatrix(*matrix.shape, [drawn[s] for s in
+                                                             build.matrix_of_symbols(name, *matrix.shape)])
+                 for name, matrix in point.items()}
+    left_values = _broadcast_to(build.explicit(inline(derived, program), point), wanted).xreplace(values)
+    right_values = _broadcast_to(build.explicit(inline(claim, program), point), wanted).xreplace(values)
+    for i in range(wanted[0]):
+        for j in range(wanted[1]):
+            a, b = sympy.N(left_values[i, j], 50), sympy.N(right_values[i, j], 50)
+            if a.is_number and b.is_number and abs(a - b) > sympy.Float("1e-30") * (1 + abs(a) + abs(b)):
+                where = {name: [[str(v) for v in row] for row in sympy.Matrix(m).tolist()]
+                         for name, m in point.items()}
+                where.update({str(symbol): str(value) for symbol, value in values.items()})
+                return {"index": [i + 1, j + 1], "derived": str(sympy.N(a, 15)), "claimed": str(sympy.N(b, 15)),
+                        "point": where}
+    return None
 
 
 def _claim_proof(derivation: ProgramDerivation, claim: Expr, derived: Expr) -> ProofReport | None:

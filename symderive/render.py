@@ -1300,8 +1300,25 @@ def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]
                            else "undecided",
                            "entry": None if found is None else ",".join(str(k) for k in found.index),
                            "reason": verdict.reason})
+    textbook = []
+    for key, found in derivation.textbook.items():
+        of = gradients.get(key, key)  # dZ -> Z; an input's closed form is under its own name
+        textbook.append({"gradient": display.partial(of), "tidied": display(found.tidied),
+                         "form": display(found.form), "status": found.status, "method": found.verdict.method,
+                         "under": [display(a.left) + " = " + display(a.right) for a in found.used],
+                         "proven": found.proven_for_all_sizes,
+                         "changed": found.tidied != found.derived})
+    from .domains import conditions
+
+    domain = [{"subject": prose_latex(c.subject), "requirement": c.requirement, "reason": prose_latex(c.reason)}
+              for c in conditions(*(step.expression for step in program.steps), *bp.closed_forms.values())]
     return {
         "title": notation.title,
+        "program_scalars": [display(E.Constant(_scalar_value(name))) for name in derivation.program.scalars],
+        "assumptions": [{"left": display(a.left), "right": display(a.right)}
+                        for a in derivation.program.assumptions],
+        "textbook": textbook,
+        "domain": domain,
         "output": display.name(output),
         "output_shape": shape_view(output),
         "scalar": scalar,
@@ -1330,6 +1347,7 @@ def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]
                          + ([r"\sqrt{\cdot}"] if "sqrt" in calls else []),
             "sum": "sum" in calls,
             "trace": "trace" in calls,
+            "operations": _operation_notes(nodes),
         },
         "tensor": None if tensor is None else {"of": display.name(tensor[0]), "by": display.name(tensor[1])},
         "example": display.name(example),
@@ -1365,6 +1383,44 @@ def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]
         "status": derivation.status,
         "verified": derivation.verified,
     }
+
+
+# what a lecturer says the first time each operation of issue #13 appears
+_OPERATION_NOTES = {
+    "relu": r"$\operatorname{relu}(x) = \max(x, 0)$",
+    "leaky_relu": r"$\operatorname{leaky}_{c}(x)$ is $x$ for $x > 0$ and $c x$ for $x < 0$",
+    "abs": r"$\operatorname{abs}(x) = \lvert x \rvert$",
+    "step": r"$\operatorname{step}(x)$ is 1 where $x > 0$ and 0 where $x < 0$",
+    "sign": r"$\operatorname{sign}(x)$ is 1 where $x > 0$ and $-1$ where $x < 0$",
+    "norm": r"$\lVert \cdot \rVert_{F}$ is the Frobenius norm",
+    "mean": r"$\operatorname{mean}$ averages all the entries",
+    "logsumexp": r"$\operatorname{logsumexp}(z) = \log \sum_{k} e^{z_k}$",
+    "softmax": r"$\operatorname{softmax}(z)_j = e^{z_j} / \sum_{k} e^{z_k}$",
+    "log_softmax": r"$\operatorname{log\_softmax}(z) = \log \operatorname{softmax}(z)$",
+}
+
+
+def _operation_notes(nodes) -> list[str]:
+    """One sentence for each new operation the program uses, and one for the
+    subscripts row and col of the operations along an axis."""
+    from . import expr as E
+
+    used = {node.function for node in nodes if isinstance(node, (E.Call, E.Along))}
+    notes = [_OPERATION_NOTES[f] for f in _OPERATION_NOTES if f in used]
+    axes = {node.axis for node in nodes if isinstance(node, E.Along)}
+    if 1 in axes:
+        notes.append(r"a subscript $\text{row}$ applies the operation to each row (\texttt{axis=1}; a sum or "
+                     r"mean of an $r \times c$ matrix is then $r \times 1$)")
+    if 0 in axes:
+        notes.append(r"a subscript $\text{col}$ applies it to each column (\texttt{axis=0}; a sum or mean "
+                     r"is then $1 \times c$)")
+    return notes
+
+
+def _scalar_value(name: str):
+    from .expr import scalar_symbol
+
+    return scalar_symbol(name)
 
 
 def _sum_of(forms: list):
