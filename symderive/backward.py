@@ -207,6 +207,15 @@ def _ones_beside(ones: Expr, other: tuple) -> Expr:
     return Ones(rows, cols)
 
 
+def _constant_scalar(node) -> bool:
+    """A 1x1 constant (1 / n, sqrt(d), lam): no matrix in it."""
+    from .expr import Constant, Identity, Ones
+
+    return isinstance(node, (Number, Constant)) or (
+        bool(node.children()) and not names_in(node)
+        and not any(isinstance(sub, (Ones, Identity)) for sub in walk(node)))
+
+
 def symbolic_constants(node: Expr, decl: Declarations, shape: tuple | None = None) -> Expr:
     """As :func:`_symbolic_constants`, and a bare ones(r, c) or eye(k) where a
     matrix of ``shape`` is expected (the whole contribution eye(2) of trace) gets
@@ -223,6 +232,9 @@ def symbolic_constants(node: Expr, decl: Declarations, shape: tuple | None = Non
             return Neg(symbolic_constants(node.operand, decl, shape))
         if isinstance(node, Hadamard) and isinstance(node.left, Number):
             return Hadamard(node.left, symbolic_constants(node.right, decl, shape))
+        if isinstance(node, Hadamard) and isinstance(node.left, Hadamard) and isinstance(node.left.left, Ones) \
+                and _constant_scalar(node.left.right):
+            return Hadamard(Hadamard(Ones(*shape), node.left.right), _symbolic_constants(node.right, decl))
         if isinstance(node, Hadamard) and (isinstance(node.left, Ones) or isinstance(node.right, Ones)):
             # the ones span the whole result (the other side is the same shape or broadcast)
             left = Ones(*shape) if isinstance(node.left, Ones) else _symbolic_constants(node.left, decl)
@@ -264,6 +276,10 @@ def _symbolic_constants(node: Expr, decl: Declarations) -> Expr:
         children = (left, right)
     elif isinstance(node, Hadamard):
         left, right = children
+        # ones(r, c) * (1 / n) beside a matrix: the ones take the matrix's shape
+        if isinstance(left, Hadamard) and isinstance(left.left, Ones) and _constant_scalar(left.right) \
+                and not isinstance(right, (Ones, Identity, Number)):
+            left = Hadamard(_ones_beside(left.left, matrix_shape(right, decl)), left.right)
         if isinstance(left, Ones) and not isinstance(right, (Ones, Identity, Number)):
             left = _ones_beside(left, matrix_shape(right, decl))
         if isinstance(right, Ones) and not isinstance(left, (Ones, Identity, Number)):
