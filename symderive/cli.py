@@ -20,6 +20,7 @@ from typing import Sequence, TextIO
 
 from . import __version__, budget
 from .budget import DEFAULT_TIME_LIMIT, TimeLimitReached, format_seconds, time_limit_argument
+from .domains import domain_text
 from .errors import BadInput, ExitStatus, SymderiveError
 from .pipeline import (DEFAULT_MAX_WORK, DEFAULT_SIZES, INCONSISTENT, REFUTED, UNDECIDED, VERIFIED, CheckResult,
                        Derivation, check, derive, outcome_note, region_text)
@@ -647,11 +648,18 @@ def _program_summary(derivation, paths: list[Path], stream: TextIO) -> None:
               f"chain rule of the whole program", file=stream)
     elif derivation.end_to_end_note:
         print(f"  end to end: {derivation.end_to_end_note}", file=stream)
+    for name, form in derivation.textbook.items():
+        proof = "proven for all sizes" if form.proven_for_all_sizes else "not proven for all sizes"
+        print(f"  {form.assumption_text}: {name if name.startswith('d') else 'dL/d' + name}"
+              f" = {form.form}; {form.status} at these sizes, {proof}", file=stream)
     lemmas = bp.lemmas
     proven = sum(lemma.proven for lemma in lemmas)
     print(f"  {proven} of {len(lemmas)} lemmas proven for all sizes", file=stream)
     status = derivation.status
     print(f"  {status.upper()} at these sizes; {derivation.proof_statement()}", file=stream)
+    domain = derivation.domain()
+    if domain:  # where every verdict above holds (kinks, logs, roots, division)
+        print(f"  every verdict here holds {domain_text(domain)}", file=stream)
     print(f"  wrote {', '.join(map(str, paths))}", file=stream)
 
 
