@@ -146,8 +146,16 @@ class Program:
 def looks_like_program(text: str) -> bool:
     """Whether ``text`` is written as statements (a separator, a declaration, an
     assignment or a comment) rather than as one expression."""
-    text = re.sub(r"\baxis\s*=", "", text)  # sum(A, axis=0) is an expression
-    return any(mark in text for mark in (";", "\n", "#", "=", ":"))
+    if any(mark in text for mark in (";", "\n", "#", ":")):
+        return True
+    # an '=' inside parentheses is a keyword argument (sum(A, axis=0)), read, or
+    # refused with its position, by the expression parser; one outside is a step
+    depth = 0
+    for character in text:
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if character == "=" and depth <= 0:
+            return True
+    return False
 
 
 @dataclass

@@ -675,3 +675,18 @@ def test_a_nearly_full_stack_gives_a_parse_error_not_a_recursion_error():
     finally:
         sys.setrecursionlimit(limit)
     assert "nested too deeply" in error.message
+
+
+@pytest.mark.parametrize("text, column, message", [
+    ("mean(X, axis=0, keepdims=True)", 15, "too many arguments"),
+    ("softmax(X, ax=0)", 12, "expected axis=0 or axis=1"),
+])
+def test_keyword_arguments_are_read_as_part_of_one_expression(text, column, message):
+    """An '=' inside parentheses does not make the text a program: the expression
+    parser reports it where it is (found by a hostile tester)."""
+    from symderive.program import looks_like_program, read_program
+
+    assert not looks_like_program(text)
+    with pytest.raises(ParseError) as caught:
+        read_program(text)
+    assert caught.value.column == column and message in caught.value.message
