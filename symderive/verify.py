@@ -122,9 +122,13 @@ def is_zero(expr) -> bool | None:
     expanded = sympy.expand(expr)
     if expanded == 0:
         return True
+    # a point where it is clearly nonzero settles it at once; simplify, which can
+    # take seconds (exponentials of sqrt(2) times entries), only when none is found
+    if _nonzero_at_a_point(expanded):
+        return False
     if sympy.simplify(expanded) == 0:
         return True
-    return False if _nonzero_at_a_point(expanded) else None
+    return None
 
 
 def _steps_in(expr: sympy.Expr) -> set:
