@@ -38,7 +38,7 @@ from pylatexenc import latexwalker as lw
 from .expr import Expr as MatrixExpr
 from .expr import MatMul, Name, Transpose, names_in
 from .index import Declarations, Derivative, Entry, IndexExpr, Scalar, Step, Derivation, Sum
-from .latex_math import (MathProblem, MathReader, MatrixDerivative, Side, free_indices, index_range,
+from .latex_math import (_entries, MathProblem, MathReader, MatrixDerivative, Side, free_indices, index_range,
                          parse_math)
 from .notes import READING, REFUSAL, SKIPPED, SLIP, NoteDerivation, NotesDocument, Remark
 from .parse import ParseError
@@ -342,6 +342,7 @@ class _Notes:
     scalar: str | None = None
     remarks: list[Remark] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)  # matrices whose definition was refused
 
     def remark(self, offset: int, kind: str, text: str) -> None:
         line, column = self.positions.at(offset)
@@ -452,7 +453,9 @@ def _definitions(notes: _Notes, parsed: list[_Parsed]) -> None:
                                f"{_latex_like(definition)} is {shape[0]} x {shape[1]}")
             if problem:
                 notes.remark(at, REFUSAL, problem)
+                notes.refused.add(name)
                 continue
+            notes.refused.discard(name)
             notes.decl.shapes.pop(name, None)
             notes.decl.defined[name] = definition
 
@@ -673,6 +676,12 @@ def _derivation(notes: _Notes, chain: _Chain) -> NoteDerivation | None:
     decl = Declarations(sizes=list(notes.decl.sizes), shapes=dict(notes.decl.shapes),
                         defined=dict(notes.decl.defined), upstream=notes.decl.upstream)
     first_at = chain.sides[0][1]
+    refused = sorted(notes.refused & {name for value, _, _ in chain.sides for name in _matrices_in(value)})
+    if refused:
+        notes.remark(first_at, SKIPPED, f"chain not checked: it is about {', '.join(refused)}, whose "
+                     f"definition was refused")
+        notes.skip("chains")
+        return None
     for value, _, _ in chain.sides:
         for index in free_indices(value, decl.sizes):
             if index in decl.ranges:
@@ -697,6 +706,14 @@ def _derivation(notes: _Notes, chain: _Chain) -> NoteDerivation | None:
         steps.append(Step(value, "", line, text))
         columns.append(column)
     return NoteDerivation(Derivation(decl, steps, chain.title), set(chain.conclusions), columns)
+
+
+def _matrices_in(expr: IndexExpr) -> set[str]:
+    """The matrices a side names, the one f is a function of included when it uses d f/d(...)."""
+    names = set()
+    for entry in _entries(expr):
+        names.update(names_in(entry.matrix))
+    return names
 
 
 def read_notes(text: str, name: str = "notes.tex", kind: str = "tex") -> NotesDocument:
