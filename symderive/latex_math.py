@@ -41,6 +41,7 @@ __all__ = ["GRAMMAR", "MathProblem", "MatrixDerivative", "Side", "MathReader", "
 
 MAX_MATH_LENGTH = 20_000  # characters in one display
 MAX_NESTING = 40  # braces, parentheses and environments inside one another
+MAX_DEPTH = 160  # levels of the parse tree (nested sums and derivatives), so the reading never recurses deeply
 
 GRAMMAR = r"""
 // The maths of lecture notes, as far as symderive reads it (see symderive/latex_math.py).
@@ -211,7 +212,9 @@ def parse_math(text: str, start: str = "display") -> lark.Tree:
     if deepest > MAX_NESTING:
         raise MathProblem(f"brackets nested more than {MAX_NESTING} deep", where)
     try:
-        return _PARSER.parse(text, start=start)
+        tree = _PARSER.parse(text, start=start)
+    except RecursionError:
+        raise MathProblem("maths nested too deeply to read", 0) from None
     except lark.exceptions.UnexpectedCharacters as error:
         found = text[error.pos_in_stream:error.pos_in_stream + 12].split()[0] if text[error.pos_in_stream:].strip() else ""
         raise MathProblem(f"{found!r} is not part of the notation symderive reads", error.pos_in_stream) from None
@@ -222,6 +225,20 @@ def parse_math(text: str, start: str = "display") -> lark.Tree:
         raise MathProblem(f"unexpected {shown}", offset) from None
     except lark.exceptions.LarkError as error:  # anything else the parser refuses
         raise MathProblem(f"not read: {error.__class__.__name__}", 0) from None
+    _check_depth(tree)
+    return tree
+
+
+def _check_depth(tree: lark.Tree) -> None:
+    """Refuse a parse tree deeper than MAX_DEPTH (``\\sum_p \\sum_p ...`` a thousand times),
+    measured without recursion."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise MathProblem(f"maths nested more than {MAX_DEPTH} levels deep (sums or derivatives inside "
+                              f"one another)", _start(node))
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, lark.Tree))
 
 
 # ---------------------------------------------------------------------------

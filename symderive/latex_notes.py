@@ -724,6 +724,13 @@ def read_notes(text: str, name: str = "notes.tex", kind: str = "tex") -> NotesDo
         raise ValueError(f"kind must be 'tex' or 'md', not {kind!r}")
     positions = _Positions(text)
     _check_limits(text, positions)
+    try:
+        return _read(text, name, kind, positions)
+    except RecursionError:  # a last guard: every nesting has its own limit before this
+        raise positions.error(0, "the notes are nested too deeply to read") from None
+
+
+def _read(text: str, name: str, kind: str, positions: _Positions) -> NotesDocument:
     pieces = _latex_pieces(text, positions) if kind == "tex" else _maths_in_markdown(text, positions)
     notes = _Notes(name, kind, positions)
     parsed = [_parse(p) if p.kind in ("inline", "display") else _Parsed(p) for p in pieces]

@@ -216,3 +216,24 @@ def test_unreadable_maths_inside_a_display_is_skipped_not_a_crash():
                           "$$ " + "(" * 60 + "X" + ")" * 60 + " $$\n", "x.tex")
     assert document.derivations == []
     assert [r.kind for r in document.remarks] == [SKIPPED, SKIPPED]
+
+
+def test_stated_ranges_inline_conclusions_and_a_signature_alone():
+    text = (r"Let $\mathbf{X} \in \mathbb{R}^{n \times m}$, $\mathbf{W} \in \mathbb{R}^{m \times d}$, "
+            r"$\mathbf{Y} = \mathbf{X} \mathbf{W}$ and $f : \mathbb{R}^{n \times d} \rightarrow \mathbb{R}$, "
+            r"for $1 \le i \le n$, $1 \le j \le m$:" "\n"
+            r"\[ \frac{\partial f}{\partial X_{ij}} = \sum_{q=1}^{d} \frac{\partial f}{\partial Y_{iq}} W_{jq} \]" "\n"
+            r"hence $\frac{\partial f}{\partial \mathbf{X}} = \frac{\partial f}{\partial \mathbf{Y}} \mathbf{W}^\top$." "\n")
+    document = read_notes(text, "x.tex")
+    (note,) = document.derivations
+    assert note.derivation.declarations.ranges == {"i": (1, "n"), "j": (1, "m")}
+    assert note.derivation.declarations.upstream[1] == "Y"
+    assert note.conclusions == {2} and note.derivation.steps[2].line == 3
+    readings = [r.text for r in document.remarks if r.kind == READING]
+    assert readings == ["f is read as a function of Y, the only matrix of shape n x d"]  # ranges were stated
+    assert check_notes(document).proven
+
+
+def test_deeply_nested_sums_are_skipped_with_a_remark():
+    document = read_notes("$$" + r"\sum_p " * 1500 + "X_{ij} = 1$$", "deep.tex")
+    assert document.derivations == [] and "nested" in document.remarks[0].text
