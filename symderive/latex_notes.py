@@ -40,7 +40,7 @@ from .expr import MatMul, Name, Transpose, names_in
 from .index import Declarations, Derivative, Entry, IndexExpr, Scalar, Step, Derivation, Sum
 from .latex_math import (_entries, MathProblem, MathReader, MatrixDerivative, Side, free_indices, index_range,
                          parse_math)
-from .notes import READING, REFUSAL, SKIPPED, SLIP, NoteDerivation, NotesDocument, Remark
+from .notes import READING, REFUSAL, SKIPPED, NoteDerivation, NotesDocument, Remark
 from .parse import ParseError
 from .prove import Unreadable, matrix_shape
 
