@@ -177,10 +177,10 @@ def _walk_latex(text: str, nodes, pieces: list[_Piece]) -> None:
             if node.macroname in NOT_FOLLOWED:
                 pieces.append(_Piece("not followed", node.pos, node.latex_verbatim()))
                 continue
+            _walk_latex(text, arguments, pieces)  # maths in a title is read before the section starts
             if node.macroname in ("section", "subsection", "subsubsection", "chapter", "paragraph"):
                 title = arguments[-1].latex_verbatim().strip("{}") if arguments else ""
                 pieces.append(_Piece("section", node.pos, title))
-            _walk_latex(text, arguments, pieces)
 
 
 def _latex_pieces(text: str, positions: _Positions) -> list[_Piece]:
@@ -508,6 +508,14 @@ class _Chain:
     title: str
     sides: list[tuple[IndexExpr, int, str]] = field(default_factory=list)
     conclusions: set[int] = field(default_factory=set)
+    rules: dict[int, str] = field(default_factory=dict)  # side number -> the prose that announced it
+
+    def announce(self, first_new: int, rule: str) -> None:
+        """The prose before a display ("By applying the chain rule, we get:") as the rule
+        of the first step the display adds."""
+        number = max(first_new, 1)
+        if rule and number < len(self.sides) and number not in self.rules:
+            self.rules[number] = rule
 
 
 def _sum_vars(expr) -> list[Sum]:
@@ -548,16 +556,23 @@ def _matrix_subject(subject) -> tuple[str, str, object, object] | None:
 def _gather(notes: _Notes, parsed: list[_Parsed]) -> list[_Chain]:
     chains: list[_Chain] = []
     title = ""
+    prose: list[str] = []
     for item in parsed:
         piece = item.piece
         if piece.kind == "section":
             title = " ".join(piece.text.split())
             notes.skip("sections")
+            prose = []
             continue
         if piece.kind == "text":
             if piece.text.strip():
                 notes.skip("text")
+            prose.append(piece.text)
             continue
+        if piece.kind == "inline":
+            prose.append(f"${piece.text.strip()}$")
+        else:
+            rule, prose = _last_sentence(prose), []
         if piece.kind == "not followed":
             notes.skip("commands not followed")
             notes.remark(piece.start, SKIPPED, f"{' '.join(piece.text.split())} is not followed: symderive reads "
@@ -578,8 +593,18 @@ def _gather(notes: _Notes, parsed: list[_Parsed]) -> list[_Chain]:
             _skip_maths(notes, piece, problem.message, problem.offset)
             continue
         for sides in _joined(rows):
-            _take_chain(notes, piece, sides, chains, title)
+            _take_chain(notes, piece, sides, chains, title, rule if piece.kind == "display" else "")
     return chains
+
+
+def _last_sentence(prose: list[str]) -> str:
+    """The last sentence of the prose before a display, without its colon: what the
+    lecturer says the display follows from."""
+    text = " ".join("".join(prose).split())
+    for stop in (". ", "? ", "! "):
+        text = text.rsplit(stop, 1)[-1]
+    text = text.strip().rstrip(":,").strip()
+    return text if len(text) <= 160 else "..." + text[-157:]
 
 
 def _joined(rows) -> list[list[Side]]:
@@ -601,7 +626,8 @@ def _skip_maths(notes: _Notes, piece: _Piece, why: str, offset: int) -> None:
         notes.skip("inline maths")
 
 
-def _take_chain(notes: _Notes, piece: _Piece, sides: list[Side], chains: list[_Chain], title: str) -> None:
+def _take_chain(notes: _Notes, piece: _Piece, sides: list[Side], chains: list[_Chain], title: str,
+                rule: str = "") -> None:
     first = sides[0].value
     if len(sides) < 2:
         _skip_maths(notes, piece, "no equality in it", sides[0].start) if piece.kind == "display" \
@@ -611,7 +637,7 @@ def _take_chain(notes: _Notes, piece: _Piece, sides: list[Side], chains: list[_C
         notes.skip("definitions")
         return
     if isinstance(first, MatrixDerivative):
-        _conclude(notes, piece, sides, chains, title)
+        _conclude(notes, piece, sides, chains, title, rule)
         return
     if piece.kind != "display" or not isinstance(first, IndexExpr):
         if piece.kind == "display":
@@ -625,6 +651,7 @@ def _take_chain(notes: _Notes, piece: _Piece, sides: list[Side], chains: list[_C
         chain = _Chain(first, title)
         chains.append(chain)
         start = 0
+    first_new = len(chain.sides)
     for k in range(start, len(sides)):
         side = sides[k]
         value = side.value
@@ -634,9 +661,11 @@ def _take_chain(notes: _Notes, piece: _Piece, sides: list[Side], chains: list[_C
         if k > 0 and isinstance(sides[k - 1].value, IndexExpr):
             value = _bind_from_before(notes, first, sides[k - 1].value, value, piece.start + side.start)
         chain.sides.append((value, piece.start + side.start, _side_text(notes, piece, side)))
+    chain.announce(first_new, rule)
 
 
-def _conclude(notes: _Notes, piece: _Piece, sides: list[Side], chains: list[_Chain], title: str) -> None:
+def _conclude(notes: _Notes, piece: _Piece, sides: list[Side], chains: list[_Chain], title: str,
+              rule: str = "") -> None:
     """``\\frac{\\partial f}{\\partial \\mathbf{X}} = M``: entry (i, j) of M against the last
     line of the chain about d f/d X_{ij}; with no such chain, a chain of its own."""
     lhs = sides[0].value
@@ -660,9 +689,11 @@ def _conclude(notes: _Notes, piece: _Piece, sides: list[Side], chains: list[_Cha
         notes.remark(piece.start + sides[0].start, READING,
                      f"the matrix-form statement is checked entry by entry, at entry ({row}, {col})")
     _, _, row, col = _matrix_subject(chain.subject)
+    first_new = len(chain.sides)
     for side in sides[1:]:
         chain.sides.append((Entry(side.value, row, col), piece.start + side.start, _side_text(notes, piece, side)))
         chain.conclusions.add(len(chain.sides) - 1)
+    chain.announce(first_new, rule)
 
 
 # ---------------------------------------------------------------------------
@@ -701,9 +732,9 @@ def _derivation(notes: _Notes, chain: _Chain) -> NoteDerivation | None:
                          f"{'rows' if entry.row == index else 'columns'} of {_latex_like(entry.matrix)} "
                          f"(as in {_latex_like(entry.matrix)}_{{{entry.row}{entry.col}}})")
     steps, columns = [], []
-    for value, at, text in chain.sides:
+    for number, (value, at, text) in enumerate(chain.sides):
         line, column = notes.positions.at(at)
-        steps.append(Step(value, "", line, text))
+        steps.append(Step(value, chain.rules.get(number, ""), line, text))
         columns.append(column)
     return NoteDerivation(Derivation(decl, steps, chain.title), set(chain.conclusions), columns)
 

@@ -237,3 +237,14 @@ def test_stated_ranges_inline_conclusions_and_a_signature_alone():
 def test_deeply_nested_sums_are_skipped_with_a_remark():
     document = read_notes("$$" + r"\sum_p " * 1500 + "X_{ij} = 1$$", "deep.tex")
     assert document.derivations == [] and "nested" in document.remarks[0].text
+
+
+def test_the_prose_before_a_display_is_the_rule_of_its_first_step():
+    document = read_notes(NOTE, "note.tex")
+    df_dx = derivation_about(document, r"\frac{\partial f}{\partial X_{ij}}")
+    rules = [s.rule for s in df_dx.derivation.steps]
+    assert rules[0] == "" and rules[1] == "By applying the multivariable chain rule on $f$, we get"
+    assert rules[3] == ""  # the second side of the same display: no prose of its own
+    assert rules[4] == r"Note that $W_{jq} = W_{qj}^\top$, hence"
+    df_dw = derivation_about(document, r"\frac{\partial f}{\partial W_{ij}}")
+    assert df_dw.derivation.steps[1].rule.startswith("By an argument similar")  # not the section title
