@@ -237,6 +237,8 @@ def exit_status(report: NotesReport) -> ExitStatus:
 # The text report
 # ---------------------------------------------------------------------------
 
+REFUSED_CAVEAT = ("the notes state something that cannot be checked as stated (a refusal, among the remarks); "
+                  "the steps were checked without it, so their verdicts do not stand for the notes as written")
 REMARK_WORDS = {READING: "reading", REFUSAL: "REFUSED", SLIP: "slip", SKIPPED: "skipped"}
 
 
@@ -330,6 +332,8 @@ def print_notes_report(report: NotesReport, stream: TextIO, written: list[Path] 
     document = report.document
     print(f"{document.name}: {len(report.derivations)} derivation{'s' if len(report.derivations) != 1 else ''} "
           f"found", file=stream)
+    if report.refusals:
+        print(f"  {REFUSED_CAVEAT}", file=stream)
     for number, checked in enumerate(report.derivations, start=1):
         _print_derivation(number, checked, document.kind, stream)
     if document.remarks:
@@ -430,6 +434,7 @@ def report_data(report: NotesReport) -> dict[str, Any]:
         "skipped": [{"what": plain_text(what), "count": count} for what, count in sorted(document.skipped.items())],
         "overall": plain_text(_overall(report)),
         "proven": report.proven,
+        "caveat": REFUSED_CAVEAT if report.refusals else "",
     }
 
 
