@@ -53,6 +53,13 @@ SYMBOLS = frozenset("""
     langle rangle lvert rvert lVert rVert prime displaystyle
     left right bigl bigr Bigl Bigr biggl biggr
 """.split())
+# symbols that may stand unbraced as a script or an argument: letters, no operators or spacing
+SCRIPT_SYMBOLS = frozenset("""
+    top intercal prime partial infty ell
+    alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi rho
+    sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega
+""".split())
+UNBASED = frozenset({"\\,", "\\;", "\\:", "\\!", "\\>", "\\ ", "\\quad", "\\qquad", "\\displaystyle", " "})
 DELIMITER_COMMANDS = frozenset({"{", "}", "|", "langle", "rangle", "lvert", "rvert", "lVert", "rVert"})
 DELIMITER_CHARACTERS = frozenset("()[]|./")
 SPACING_SYMBOLS = frozenset(",;:!> {}|")  # \, \; \: \! \> \  \{ \} \|
@@ -94,8 +101,10 @@ class _Checker:
     outside the fixed table, and gives back the tokens to typeset."""
 
     def __init__(self, tokens: list[str]) -> None:
-        self.tokens = [t for t in tokens if t not in DROPPED]
+        # a dropped token leaves a space, so that \\frac\\\\left cannot become \\fracleft
+        self.tokens = [" " if t in DROPPED else t for t in tokens]
         self.at = 0
+        self.bold = 0  # inside the argument of \\bm or \\boldsymbol
 
     def peek(self) -> str | None:
         while self.at < len(self.tokens) and self.tokens[self.at] == " ":
@@ -116,6 +125,7 @@ class _Checker:
             raise _Unsafe("too deeply nested")
         open_lefts = 0
         scripts: set[str] = set()
+        based = False  # an item stands before, for a script to attach to
         while True:
             token = self.peek()
             if token is None or token == "}":
@@ -128,12 +138,21 @@ class _Checker:
                 return
             if token in ("^", "_"):
                 self.at += 1
+                if not based:
+                    raise _Unsafe("a script with nothing before it")
                 if token in scripts:
                     raise _Unsafe("a double script")
                 scripts.add(token)
                 self.argument(depth)
                 continue
+            if token == "'":  # a prime is a superscript: X^a' is a double superscript
+                self.at += 1
+                if "^" in scripts or not based:
+                    raise _Unsafe("a prime after a superscript, or after nothing")
+                scripts.add("^")  # X'_a^b is a double superscript
+                continue
             scripts = set()
+            based = token not in UNBASED  # no script attaches to spacing
             if token in ("\\left", "\\right"):
                 self.at += 1
                 self.delimiter()
@@ -141,9 +160,11 @@ class _Checker:
                 if open_lefts < 0:
                     raise _Unsafe("a \\right without its \\left")
                 continue
-            self.item(depth)
+            based = self.item(depth) and based
 
-    def item(self, depth: int) -> None:
+    def item(self, depth: int) -> bool:
+        """One item; True when a script may follow it (not after \\bm of more than
+        letters: \\bm{\\sum_a^b}^c puts two superscripts on the sum)."""
         token = self.take()
         if token == "{":
             self.sequence(depth + 1, "}")
@@ -152,20 +173,36 @@ class _Checker:
         elif token.startswith("\\"):
             name = token[1:]
             if name in ARGUMENTS:
+                bold = name in ("bm", "boldsymbol")
+                self.bold += bold
+                start = self.at
                 for _ in range(ARGUMENTS[name]):
                     self.argument(depth)
+                self.bold -= bold
+                if bold and not all(t in "{} " or t.isascii() and t.isalnum() for t in self.tokens[start:self.at]):
+                    return False
             elif name not in SYMBOLS and not (len(name) == 1 and name in SPACING_SYMBOLS):
                 raise _Unsafe(f"the command {token}")
         elif token in ("%", "#", "$"):
             raise _Unsafe(f"the character {token!r}")
         elif not token.isascii() or not token.isprintable():
             raise _Unsafe("a character outside ASCII")
+        return True
 
     def argument(self, depth: int) -> None:
+        """The argument of a script or a command: a braced group, one letter or
+        digit, or a plain symbol (``W^\\top``, ``\\delta_{pi}``).  Anything else
+        unbraced (``X_\\frac{a}{b}``, ``X_\\sum``, ``W^\\,``, ``X_'``) is an error in
+        TeX, or close to one, and is refused."""
         token = self.peek()
-        if token is None or token in ("}", "^", "_", "\\left", "\\right"):
-            raise _Unsafe("a command without its argument")
-        self.item(depth)
+        if token == "{":
+            self.item(depth)
+            return
+        if token is not None and (token.isascii() and token.isalnum() or not self.bold
+                                  and token.startswith("\\") and token[1:] in SCRIPT_SYMBOLS):
+            self.at += 1
+            return
+        raise _Unsafe("an argument that is neither braced nor one plain symbol")
 
     def delimiter(self) -> None:
         token = self.take()
@@ -264,7 +301,7 @@ def _lines(checked) -> str:
     return f"line {lines[0]}" if lines[0] == lines[-1] else f"lines {lines[0]}-{lines[-1]}"
 
 
-def _counterexample(step, stream: TextIO, indent: str) -> None:
+def _counterexample(step, stream: TextIO, indent: str, upstream: tuple[str, str] | None) -> None:
     found = step.counterexample
     if found is None:
         return
@@ -273,6 +310,8 @@ def _counterexample(step, stream: TextIO, indent: str) -> None:
     if found["lhs"] is not None:
         print(f"{indent}  line {step.before.line}: {found['lhs']}", file=stream)
         print(f"{indent}  line {step.after.line}: {found['rhs']}", file=stream)
+        if upstream and any(f"{upstream[0]}_" in str(side) for side in (found["lhs"], found["rhs"])):
+            print(f"{indent}  ({upstream[0]}_pq stands for df/d{upstream[1]}_pq)", file=stream)
 
 
 def _print_derivation(number: int, checked, kind: str, stream: TextIO) -> None:
@@ -295,7 +334,7 @@ def _print_derivation(number: int, checked, kind: str, stream: TextIO) -> None:
         if kind != "sd":
             print(f"      {_terminal(step.after.text)}", file=stream)
         print(f"      {step.method}", file=stream)
-        _counterexample(step, stream, "      ")
+        _counterexample(step, stream, "      ", derivation.declarations.upstream)
     if report.proven:
         conclusions = len(checked.note.conclusions)
         print(f"  all {len(report.steps)} steps proven for all sizes"
