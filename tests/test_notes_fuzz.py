@@ -186,7 +186,8 @@ def _report_of(texts: list[str]) -> NotesReport:
     verdicts = [StepVerdict(k, steps[k - 1], steps[k], (PROVEN, CHECKED, FALSE)[k % 3], "made up")
                 for k in range(1, len(steps))]
     note = NoteDerivation(derivation, {len(steps) - 1})
-    return NotesReport(NotesDocument("fuzz.tex", "tex", [note]), [CheckedDerivation(note, ProofReport(derivation, verdicts))])
+    checked = CheckedDerivation(note, ProofReport(derivation, verdicts))
+    return NotesReport(NotesDocument("fuzz.tex", "tex", [note]), [checked])
 
 
 def test_what_the_guard_accepts_compiles_and_what_it_refuses_never_appears(tmp_path):

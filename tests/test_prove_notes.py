@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-from fractions import Fraction
 from io import StringIO
 from pathlib import Path
 
@@ -220,6 +219,10 @@ def test_the_report_of_a_tex_file_compiles(tmp_path):
     assert r"\falsemark" in source and r"\provenmark" in source and "Counterexample at" in source
     status, log = compile_latex(source, tmp_path, "compiled")
     assert status == 0, log[-3000:]
+    again = tmp_path / "again"
+    again.mkdir()
+    assert run("prove", str(EXAMPLES / "mistake_index_swap.tex"), "--out", str(again))[0] == 1
+    assert (again / "mistake_index_swap_report.tex").read_bytes() == report.read_bytes()  # same input, same bytes
 
 
 def test_the_report_of_the_transcription_compiles(tmp_path):
@@ -343,7 +346,8 @@ def _document(texts: dict[int, str], remarks=(), kind="tex") -> NotesDocument:
     """examples/mistake_w_qj.sd with the given steps' texts replaced, as a reader of
     LaTeX would give them (the steps' expressions, and so the verdicts, unchanged)."""
     derivation = read_derivation_file(EXAMPLES / "mistake_w_qj.sd")
-    derivation.steps = [Step(s.expression, s.rule, s.line, texts.get(k, r"X_{ij}")) for k, s in enumerate(derivation.steps)]
+    derivation.steps = [Step(s.expression, s.rule, s.line, texts.get(k, r"X_{ij}"))
+                        for k, s in enumerate(derivation.steps)]
     return NotesDocument("hostile.tex", kind, [NoteDerivation(derivation, {6})], list(remarks), {"paragraphs": 3})
 
 
