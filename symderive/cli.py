@@ -145,18 +145,26 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     _common_flags(check_parser, document=False)
     prove_parser = _Parser(
         prog="symderive prove",
-        description="Check a derivation written in index notation, step by step: each step is "
+        description="Check derivations written in index notation, step by step: each step is "
                     "proven for all sizes, or checked at every size up to K, or shown false with a "
-                    "counterexample.  The file format is described in README.md.",
-        epilog="Exit status: 0 every step proven for all sizes; 1 a step false, with a counterexample; "
-               "3 none false but a step not proven (checked at concrete sizes only), or the time limit "
-               "ran out first; 2 the file cannot be read or does not make sense as stated (a product "
-               "that does not conform, a derivative of the upstream gradient).")
-    prove_parser.add_argument("file", metavar="FILE", help="the derivation, e.g. examples/note_section3.sd")
+                    "counterexample.  FILE is lecture notes in LaTeX (.tex) or Markdown with $$...$$ "
+                    "maths (.md), whose chains of equalities are the derivations, or symderive's own "
+                    "derivation format (.sd, any other name); see README.md.",
+        epilog="Exit status: 0 every step of every derivation proven for all sizes (and nothing refused); "
+               "1 a step false, with a counterexample; 3 none false but a step not proven (checked at "
+               "concrete sizes only), or the time limit ran out first; 2 the file cannot be read, holds "
+               "no derivation, or does not make sense as stated (a product that does not conform, a "
+               "derivative of the upstream gradient) -- this comes before 1 and 3.")
+    prove_parser.add_argument("file", metavar="FILE",
+                              help="the notes or derivation, e.g. examples/note_sections.tex or "
+                                   "examples/note_section3.sd")
     prove_parser.add_argument("--k", metavar="K", default="3",
                               help="check unproven steps at every size from 1 to K (default 3, at most 6)")
     prove_parser.add_argument("--json", action="store_true",
                               help="print the report as JSON on stdout instead of the summary")
+    prove_parser.add_argument("--out", metavar="DIR", default=None,
+                              help="also write the annotated LaTeX report NAME_report.tex into this "
+                                   "existing folder: every step with a mark and its reason")
     _time_limit_flag(prove_parser)
     return {"note": note, "derive": derive_parser, "check": check_parser, "prove": prove_parser}
 
@@ -433,32 +441,7 @@ def _run(argv: list[str], stdout: TextIO) -> int:
     seconds = time_limit_argument("--time-limit", DEFAULT_TIME_LIMIT if args.time_limit is None else args.time_limit)
     started = time.monotonic()
     if command == "prove":
-        from .derivation_file import read_derivation_file
-        from .prove import check_derivation
-
-        k = size_argument("--k", args.k)
-        if k > 6:
-            raise BadInput(f"--k: at most 6, got {k}")
-        try:
-            with budget.within(seconds):
-                budget.stage(f"reading {args.file}")
-                derivation_file = read_derivation_file(args.file)
-                count = max(len(derivation_file.steps) - 1, 0)
-                budget.stage(f"checking the {count} steps of {args.file}")
-                budget.pending("step 1" if count == 1 else f"steps 1 to {count}")
-                report = check_derivation(derivation_file, k=k)
-        except TimeLimitReached as reached:
-            raise _stopped(reached, args, document=False, file=args.file) from None
-        if args.json:
-            print(json.dumps({"file": args.file, **report.data()}, indent=2, sort_keys=True), file=stdout)
-        else:
-            _prove_summary(report, args.file, stdout)
-        if report.error:  # the derivation cannot be checked as stated: bad input
-            return int(ExitStatus.BAD_INPUT)
-        if report.proven:
-            return int(ExitStatus.VERIFIED)
-        # false only with a counterexample; a step that is only checked is undecided
-        return int(ExitStatus.REFUTED if report.first_false is not None else ExitStatus.UNDECIDED)
+        return _run_prove(args, seconds, stdout)
     max_work = size_argument("--max-work", args.max_work)
     if command in ("derive", "check"):
         text = _program_text(args)
@@ -530,6 +513,118 @@ def _run(argv: list[str], stdout: TextIO) -> int:
     else:
         _summary(derivation, [path, fragment_path] + ([pdf_path] if pdf_path else []), stdout)
     return int(EXIT[derivation.status])
+
+
+NOTES_KINDS = {".tex": "tex", ".md": "md", ".markdown": "md"}  # any other name is a .sd derivation file
+MAX_NOTES_BYTES = 1_000_000
+
+
+def _notes_kind(path: str) -> str:
+    return NOTES_KINDS.get(Path(path).suffix.lower(), "sd")
+
+
+def _notes_text(path: str) -> str:
+    """The text of a .tex or .md file, refused with one clear line when it cannot be read."""
+    file = Path(path)
+    if not file.exists():
+        raise BadInput(f"{path!r} does not exist")
+    if file.is_dir():
+        raise BadInput(f"{path!r} is a directory, not a file")
+    try:
+        with file.open("rb") as handle:
+            data = handle.read(MAX_NOTES_BYTES + 1)
+    except OSError as problem:
+        raise BadInput(f"cannot read {path!r}: {problem.strerror or problem}") from None
+    if len(data) > MAX_NOTES_BYTES:
+        raise BadInput(f"{path!r} is larger than {MAX_NOTES_BYTES:,} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInput(f"{path!r} is not UTF-8 text") from None
+
+
+def _read_notes(path: str, kind: str):
+    """The derivations of FILE as a NotesDocument: a .sd file is one derivation;
+    .tex and .md notes are read by symderive.latex_notes (imported only here, so
+    that .sd files need neither pylatexenc nor lark)."""
+    from .notes import NoteDerivation, NotesDocument
+
+    if kind == "sd":
+        from .derivation_file import read_derivation_file
+
+        return NotesDocument(path, "sd", [NoteDerivation(read_derivation_file(path))])
+    text = _notes_text(path)
+    try:
+        from .latex_notes import read_notes
+    except ImportError as missing:
+        raise BadInput(f"cannot read .{kind} notes: {missing} (symderive.latex_notes needs the packages "
+                       "pylatexenc and lark: pip install pylatexenc lark)") from None
+    document = read_notes(text, path, kind)
+    if not document.derivations and not any(r.kind == "refusal" for r in document.remarks):
+        skipped = ", ".join(f"{count} {what}" for what, count in sorted(document.skipped.items()))
+        raise BadInput(f"{path}: read {text.count(chr(10)) + 1} lines and found no derivation to check "
+                       "(a chain of equalities in a display: align, equation, \\[ \\] or $$ $$)"
+                       + (f"; skipped {skipped}" if skipped else ""))
+    return document
+
+
+def _check_notes(document, k: int):
+    """notes.check_notes, one derivation at a time within the time limit, each
+    stage named by its lines so that a run stopped by the limit says where."""
+    from . import prove
+    from .notes import CheckedDerivation, NotesReport
+
+    checked = []
+    for number, note in enumerate(document.derivations, start=1):
+        steps = note.derivation.steps
+        count = max(len(steps) - 1, 0)
+        lines = sorted({step.line for step in steps if step.line})
+        where = document.name if document.kind == "sd" else (
+            f"derivation {number} of {document.name}" + (f" (lines {lines[0]}-{lines[-1]})" if lines else ""))
+        budget.stage(f"checking the {count} steps of {where}")
+        budget.pending("step 1" if count == 1 else f"steps 1 to {count}")
+        checked.append(CheckedDerivation(note, prove.check_derivation(note.derivation, k=k)))
+    return NotesReport(document, checked)
+
+
+def _run_prove(args, seconds: float, stdout: TextIO) -> int:
+    """prove FILE: read the derivations, check every step, print (and with --out write) the report."""
+    from .notes_report import exit_status, print_notes_report, render_notes_report, report_filename
+
+    k = size_argument("--k", args.k)
+    if k > 6:
+        raise BadInput(f"--k: at most 6, got {k}")
+    folder = _output_folder(args.out) if args.out is not None else None  # checked before any work
+    kind = _notes_kind(args.file)
+    try:
+        with budget.within(seconds):
+            budget.stage(f"reading {args.file}")
+            document = _read_notes(args.file, kind)
+            report = _check_notes(document, k)
+            if folder is not None:
+                budget.stage("writing the report")
+                texts = {folder / report_filename(args.file): render_notes_report(report)}
+    except TimeLimitReached as reached:
+        raise _stopped(reached, args, document=False, file=args.file) from None
+    written: list[Path] = []
+    if folder is not None:
+        try:
+            write_files(texts)
+        except OSError as problem:
+            raise BadInput(f"--out: cannot write into {folder}: {problem.strerror or problem}") from None
+        written = list(texts)
+    if args.json:
+        data = {**report.data(), "k": k, "report": str(written[0]) if written else None}
+        if kind == "sd":  # the fields a .sd file's report always had, at the top level
+            data.update(report.derivations[0].report.data(), file=args.file)
+        print(json.dumps(data, indent=2, sort_keys=True), file=stdout)
+    elif kind == "sd":
+        _prove_summary(report.derivations[0].report, args.file, stdout)
+        if written:
+            print(f"  wrote {', '.join(map(str, written))}", file=stdout)
+    else:
+        print_notes_report(report, stdout, written)
+    return int(exit_status(report))
 
 
 MAX_FILE_BYTES = 100_000
