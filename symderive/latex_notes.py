@@ -343,6 +343,19 @@ class _Notes:
     remarks: list[Remark] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     refused: set[str] = field(default_factory=set)  # matrices whose definition was refused
+    stated_ranges: dict[str, list] = field(default_factory=dict)  # index -> [(offset, (low, high)), ...]
+
+    def range_at(self, index: str, offset: int):
+        """The range stated for ``index`` that governs a chain starting at ``offset``:
+        the last one stated before it, else the first stated after it ("where
+        1 <= i <= n" under a display).  Notes reuse i and j with other ranges in
+        other sections (the seed note's sections 3 and 4), so a statement holds
+        from where it is made, not for the whole file."""
+        stated = sorted(self.stated_ranges.get(index, ()), key=lambda found: found[0])
+        before = [found for at, found in stated if at <= offset]
+        if before:
+            return before[-1]
+        return stated[0][1] if stated else None
 
     def remark(self, offset: int, kind: str, text: str) -> None:
         line, column = self.positions.at(offset)
@@ -381,6 +394,7 @@ def _declare(notes: _Notes, parsed: list[_Parsed]) -> None:
                     notes.decl.shapes[name] = (low, high)
                 elif kind == "range":
                     notes.decl.ranges[name] = (low, high)
+                    notes.stated_ranges.setdefault(name, []).append((piece.start + at, (low, high)))
                     _size(notes, high)
                 else:
                     signature = (name, (low, high), piece.start + at)
@@ -717,8 +731,9 @@ def _derivation(notes: _Notes, chain: _Chain) -> NoteDerivation | None:
         for index in free_indices(value, decl.sizes):
             if index in decl.ranges:
                 continue
-            if index in notes.decl.ranges:
-                decl.ranges[index] = notes.decl.ranges[index]
+            stated = notes.range_at(index, first_at)
+            if stated is not None:
+                decl.ranges[index] = stated
                 continue
             found = next((r for r in (index_range(index, v, decl) for v, _, _ in chain.sides) if r), None)
             if found is None:

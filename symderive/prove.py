@@ -1153,10 +1153,13 @@ def check_step(number: int, before: Step, after: Step, decl: Declarations, k: in
                                f"neither way; {covered.text()}", [], instances, None,
                                replace(covered, points_checked=covered.points_checked - 1))
     if counterexample is not None:
-        return StepVerdict(number, before, after, FALSE,
-                           "the two sides differ at concrete sizes (see the counterexample)"
-                           + ("; yet their normal forms agree: a bug in the prover, please report it" if same else ""),
-                           conditions, instances, counterexample, covered)
+        if counterexample["lhs"] is None:  # an entry outside its matrix: the indices' ranges are too wide
+            method = ("a side addresses an entry outside its matrix at concrete sizes (see the counterexample): "
+                      "the range of an index is wider than the matrix it indexes")
+        else:
+            method = ("the two sides differ at concrete sizes (see the counterexample)"
+                      + ("; yet their normal forms agree: a bug in the prover, please report it" if same else ""))
+        return StepVerdict(number, before, after, FALSE, method, conditions, instances, counterexample, covered)
     if same:
         method = "normal forms agree (sums distributed, definitions expanded, deltas contracted)"
         if conditions:
