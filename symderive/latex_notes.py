@@ -618,7 +618,18 @@ def _last_sentence(prose: list[str]) -> str:
     for stop in (". ", "? ", "! "):
         text = text.rsplit(stop, 1)[-1]
     text = text.strip().rstrip(":,").strip()
+    # a sentence that names a reason ("By applying the chain rule ...", "using the
+    # definition of the product"); "For $1 \le i \le n$" or "Then" names none
+    words = set(text.lower().replace(",", " ").split())
+    if not words & _REASON_WORDS:
+        return ""
     return text if len(text) <= 160 else "..." + text[-157:]
+
+
+# words by which a sentence before a display gives the reason for it
+_REASON_WORDS = {"by", "using", "use", "applying", "apply", "from", "rule", "definition", "since", "because",
+                 "substituting", "substitute", "noting", "noticing", "note", "hence", "thus", "therefore",
+                 "survive", "surviving", "gives", "give", "yields", "way"}
 
 
 def _joined(rows) -> list[list[Side]]:
