@@ -37,7 +37,7 @@ from pylatexenc import latexwalker as lw
 
 from .expr import Expr as MatrixExpr
 from .expr import MatMul, Name, Transpose, names_in
-from .index import Declarations, Derivative, Entry, IndexExpr, Scalar, Step, Derivation, Sum
+from .index import Declarations, Delta, Derivative, Entry, IndexExpr, Neg as IndexNeg, Plus, Scalar, Step, Derivation, Sum, Times
 from .latex_math import (_entries, MathProblem, MathReader, MatrixDerivative, Side, free_indices, index_range,
                          parse_math)
 from .notes import READING, REFUSAL, SKIPPED, NoteDerivation, NotesDocument, Remark
@@ -389,7 +389,21 @@ def _declare(notes: _Notes, parsed: list[_Parsed]) -> None:
                 notes.remark(piece.start + problem.offset, SKIPPED, f"declaration not read: {problem.message}")
                 continue
             for kind, name, low, high, at in statements:
+                large = [x for x in (low, high) if isinstance(x, int) and x > MAX_NUMERIC_SIZE]
+                if large:
+                    # the exact check builds matrices of that size: a symbolic size is what a proof wants
+                    notes.remark(piece.start + at, REFUSAL,
+                                 f"a size written as a number must be at most {MAX_NUMERIC_SIZE}, not "
+                                 f"{str(large[0])[:20]}: write it as a name (n, m) to prove for all sizes")
+                    if kind == "shape":
+                        notes.refused.add(name)
+                    continue
                 if kind == "shape":
+                    if name in notes.decl.shapes and notes.decl.shapes[name] != (low, high):
+                        notes.remark(piece.start + at, REFUSAL,
+                                     f"{name} is declared twice, as {notes.decl.shapes[name][0]} x "
+                                     f"{notes.decl.shapes[name][1]} and as {low} x {high}")
+                        notes.refused.add(name)
                     _size(notes, low), _size(notes, high)
                     notes.decl.shapes[name] = (low, high)
                 elif kind == "range":
@@ -442,6 +456,21 @@ def _matrix_of_shape(notes: _Notes, signature) -> str | None:
     return candidates[0]
 
 
+MAX_NUMERIC_SIZE = 12  # a size written as a number, at most (the exact check builds such matrices)
+MAX_PRODUCT_DEGREE = 6  # matrices multiplied in one definition, its defined matrices expanded
+
+
+def _degree(node: MatrixExpr, defined: dict) -> int:
+    """How many matrices a defined matrix multiplies, definitions expanded: each
+    entry is a polynomial of this degree, which the exact check expands."""
+    if isinstance(node, Name):
+        return _degree(defined[node.name], defined) if node.name in defined else 1
+    if isinstance(node, MatMul):
+        return _degree(node.left, defined) + _degree(node.right, defined)
+    children = node.children()
+    return max((_degree(child, defined) for child in children), default=0)
+
+
 def _definitions(notes: _Notes, parsed: list[_Parsed]) -> None:
     """``\\mathbf{Y} = \\mathbf{X}\\mathbf{W}``: defined if it conforms, else refused with both shapes."""
     declared = dict(notes.decl.shapes)
@@ -465,10 +494,21 @@ def _definitions(notes: _Notes, parsed: list[_Parsed]) -> None:
                 if shape != declared[name]:
                     problem = (f"{name} is declared {declared[name][0]} x {declared[name][1]} but "
                                f"{_latex_like(definition)} is {shape[0]} x {shape[1]}")
+            if problem is None and _degree(definition, notes.decl.defined) > MAX_PRODUCT_DEGREE:
+                problem = (f"{name} = {_latex_like(definition)} multiplies more than {MAX_PRODUCT_DEGREE} "
+                           f"matrices once its definitions are expanded: too large to check exactly")
+            if problem is None and name in notes.decl.defined and notes.decl.defined[name] != definition:
+                # one set of declarations holds for the whole file: two definitions of one
+                # matrix would make every chain about it read with the wrong one somewhere
+                problem = (f"{name} is defined twice, as {_latex_like(notes.decl.defined[name])} and as "
+                           f"{_latex_like(definition)}: symderive reads one definition of a matrix per file "
+                           f"(split the notes, or name the second matrix differently)")
             if problem:
                 notes.remark(at, REFUSAL, problem)
                 notes.refused.add(name)
                 continue
+            if name in notes.refused and name in notes.decl.defined:
+                continue  # refused as defined twice: stays refused
             notes.refused.discard(name)
             notes.decl.shapes.pop(name, None)
             notes.decl.defined[name] = definition
@@ -547,13 +587,29 @@ def _bind_from_before(notes: _Notes, chain_subject: IndexExpr, before: IndexExpr
     ``\\sum_r ... = \\begin{cases} W_{jq}, & p = i, r = j ...``) is read as that sum of it."""
     subject_free = set(free_indices(chain_subject, notes.decl.sizes))
     for outer in reversed(_sum_vars(before)):
-        if outer.var in free_indices(value, notes.decl.sizes) and outer.var not in subject_free:
+        # only an index that a condition names (a delta, as cases give): an index merely
+        # left free, as when a sum is dropped by mistake, is not bound on the writer's behalf
+        if outer.var in free_indices(value, notes.decl.sizes) and outer.var not in subject_free \
+                and _in_a_delta(value, outer.var):
             value = Sum(outer.var, outer.lower, outer.upper, value)
             notes.remark(at, READING,
                          f"{outer.var} is the index of the sum over {outer.var} = {outer.lower}..{outer.upper} "
                          f"on the side before: this side is read as that sum of it (every term "
                          f"but the one its conditions pick is 0)")
     return value
+
+
+def _in_a_delta(expr: IndexExpr, index: str) -> bool:
+    """Whether ``index`` appears in a Kronecker delta of ``expr`` (a condition of cases)."""
+    if isinstance(expr, Delta):
+        return index in (expr.a, expr.b)
+    if isinstance(expr, (Plus, Times)):
+        return any(_in_a_delta(part, index) for part in (expr.terms if isinstance(expr, Plus) else expr.factors))
+    if isinstance(expr, (IndexNeg, Sum)):
+        return _in_a_delta(expr.operand if isinstance(expr, IndexNeg) else expr.body, index)
+    if isinstance(expr, Derivative):
+        return _in_a_delta(expr.of, index)
+    return False
 
 
 def _side_text(notes: _Notes, piece: _Piece, side: Side) -> str:
@@ -643,9 +699,15 @@ def _joined(rows) -> list[list[Side]]:
     return joined
 
 
+UNREAD_DERIVATIONS = "displays with derivatives not read"  # keep the notes from being called proven
+
+
 def _skip_maths(notes: _Notes, piece: _Piece, why: str, offset: int) -> None:
     if piece.kind == "display":
-        notes.skip("displays")
+        # a display with a derivative or a sum that cannot be read may hold a false step;
+        # one without (f = f(Y_11(X_ij), ...), a matrix of entries) holds none
+        derivative = "\\partial" in piece.text or "\\sum" in piece.text
+        notes.skip(UNREAD_DERIVATIONS if derivative and "=" in piece.text else "displays")
         notes.remark(piece.start + offset, SKIPPED, f"display not read as a derivation: {why}")
     else:
         notes.skip("inline maths")
@@ -714,6 +776,13 @@ def _conclude(notes: _Notes, piece: _Piece, sides: list[Side], chains: list[_Cha
         notes.remark(piece.start + sides[0].start, READING,
                      f"the matrix-form statement is checked entry by entry, at entry ({row}, {col})")
     _, _, row, col = _matrix_subject(chain.subject)
+    if not (isinstance(row, str) and isinstance(col, str) and row != col):
+        # a chain about X_{ii}, X_{1j} or X_{12} says nothing of the other entries
+        notes.remark(piece.start + sides[0].start, SKIPPED,
+                     f"conclusion not checked: the chain it follows is about the entry ({row}, {col}) only, "
+                     f"not about every entry of {lhs.matrix}, so a matrix-form conclusion does not follow from it")
+        notes.skip("conclusions not checked")
+        return
     first_new = len(chain.sides)
     for side in sides[1:]:
         chain.sides.append((Entry(side.value, row, col), piece.start + side.start, _side_text(notes, piece, side)))
@@ -762,6 +831,22 @@ def _derivation(notes: _Notes, chain: _Chain) -> NoteDerivation | None:
         line, column = notes.positions.at(at)
         steps.append(Step(value, chain.rules.get(number, ""), line, text))
         columns.append(column)
+    if chain.conclusions:
+        subject = _matrix_subject(chain.subject)
+        try:
+            rows, cols = matrix_shape(Name(subject[1]), decl)
+        except Unreadable:
+            rows = cols = None
+        if rows is None or decl.ranges.get(subject[2]) != (1, rows) or decl.ranges.get(subject[3]) != (1, cols):
+            # the chain holds for some entries only: the matrix form would claim all of them
+            notes.remark(first_at, SKIPPED,
+                         f"conclusion not checked: the chain holds for {subject[2]} in "
+                         f"{decl.ranges.get(subject[2])} and {subject[3]} in {decl.ranges.get(subject[3])}, "
+                         f"not for every entry of the {rows} x {cols} matrix {subject[1]}")
+            notes.skip("conclusions not checked")
+            keep = [k for k in range(len(steps)) if k not in chain.conclusions]
+            steps, columns = [steps[k] for k in keep], [columns[k] for k in keep]
+            chain.conclusions.clear()
     return NoteDerivation(Derivation(decl, steps, chain.title), set(chain.conclusions), columns)
 
 

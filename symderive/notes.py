@@ -86,9 +86,18 @@ class NotesReport:
         return [r for r in self.document.remarks if r.kind == REFUSAL]
 
     @property
+    def unread(self) -> int:
+        """Displays that could not be read, and conclusions that could not be checked:
+        while there are any, the notes as a whole are not proven, whatever was read."""
+        skipped = self.document.skipped
+        return skipped.get("displays with derivatives not read", 0) + skipped.get("conclusions not checked", 0)
+
+    @property
     def proven(self) -> bool:
-        """Every derivation proven for all sizes, at least one, and nothing refused."""
-        return bool(self.derivations) and all(d.proven for d in self.derivations) and not self.refusals
+        """Every derivation proven for all sizes, at least one, nothing refused, and
+        nothing left unread (a display symderive could not read may hold a false step)."""
+        return bool(self.derivations) and all(d.proven for d in self.derivations) and not self.refusals \
+            and not self.unread
 
     @property
     def first_false(self):

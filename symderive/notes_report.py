@@ -363,6 +363,10 @@ def _overall(report: NotesReport) -> str:
                 f"{report.derivations.index(checked) + 1}), with a counterexample ({found})")
     if report.proven:
         return f"PROVEN for all sizes: every step of every derivation ({found})"
+    if report.unread and all(d.proven for d in report.derivations):
+        return (f"NOT proven as a whole: every step read is proven for all sizes, but {report.unread} "
+                f"display{'s' if report.unread != 1 else ''} or conclusion{'s' if report.unread != 1 else ''} "
+                f"could not be read or checked (see the remarks) ({found})")
     return f"NOT proven: no step false, but not every step proven, only checked ({found})"
 
 
