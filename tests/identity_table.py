@@ -468,7 +468,7 @@ _rows("softmax", "log_softmax(Z, axis=1)", "Z", {"Z": (2, 3)},
       (f"G - {_S1}", "variant: the row sums of G dropped"))
 _rows("softmax", "logsumexp(Z, axis=1)", "Z", {"Z": (2, 3)},
       (f"G * {_S1}", "logsumexp along rows: a column of upstreams times softmax"),
-      (f"G * exp(Z)", "variant: the normalisation forgotten"))
+      ("G * exp(Z)", "variant: the normalisation forgotten"))
 _rows("softmax", "logsumexp(Z)", "Z", {"Z": (2, 3)},
       ("softmax(Z)", "logsumexp of all entries: softmax of all entries"),
       (_S1, "variant: softmax of each row instead of all entries"))
