@@ -649,12 +649,15 @@ class MathReader:
             elif not factors:
                 raise MathProblem("a case without a condition", _start(row))
             else:
+                # a row applies where its conditions hold and no row above it applies:
+                # rows that overlap are not added (a redundant but true cases stays true)
+                terms.append(_times(value, *factors, *[_one_minus(c) for c in conditions_seen]))
                 conditions_seen.append(_times(*factors))
-                terms.append(_times(value, *factors))
+        if len(conditions_seen) > 1:
+            self.remark(_start(tree), "reading", "the rows of the cases are read in order: each applies where "
+                        "its conditions hold and no row above it applies")
         if otherwise is not None and not is_zero(otherwise):
-            if len(conditions_seen) != 1:
-                raise MathProblem("a nonzero \"otherwise\" is read only beside a single other case", _start(tree))
-            terms.append(_times(otherwise, _one_minus(conditions_seen[0])))
+            terms.append(_times(otherwise, *[_one_minus(c) for c in conditions_seen]))
         if not terms:
             return Num(Fraction(0))
         return _plus(*terms)

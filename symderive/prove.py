@@ -548,6 +548,18 @@ class _Normalizer:
         sums whose index nothing uses.  None when the term is 0."""
         factors, bound, constraints = list(term.factors), list(term.bound), list(term.constraints)
         coeff = term.coeff
+        # a delta is 0 or 1, so a repeated one is itself: delta_pi delta_pi = delta_pi
+        # (cases read in order give delta_pi (1 - delta_pi), which must vanish)
+        seen_deltas: set = set()
+        unique = []
+        for factor in factors:
+            if factor[0] == "delta":
+                key = tuple(sorted(factor[1:], key=repr))
+                if key in seen_deltas:
+                    continue
+                seen_deltas.add(key)
+            unique.append(factor)
+        factors = unique
         changed = True
         while changed:
             changed = False
@@ -1098,9 +1110,17 @@ def witness(before: IndexExpr, after: IndexExpr, decl: Declarations, k: int = DE
     undecided = None  # a point where the kernel could decide neither way
 
     def coverage() -> Coverage:
-        return Coverage(k, sizes_done, len(assignments), compared, sum(totals))
+        return Coverage(k, sizes_done, len(assignments), compared, sum(totals) - vacuous)
 
+    literal = _literal_entries(before) + _literal_entries(after)
+    vacuous = 0  # index tuples at sizes where a whole-number entry does not exist
     for sizes, total in zip(assignments, totals):
+        if _any_outside(literal, decl, sizes):
+            # X_{12} at sizes where X has one column: the statement is about an entry
+            # that does not exist there, so it says nothing at these sizes
+            sizes_done += 1
+            vacuous += total
+            continue
         for point in itertools.product(*_spans(decl, sizes)):
             if compared >= max_instances:
                 return coverage(), out_of_range
@@ -1126,6 +1146,34 @@ def witness(before: IndexExpr, after: IndexExpr, decl: Declarations, k: int = DE
     if out_of_range is None and undecided is not None:
         return coverage(), undecided
     return coverage(), out_of_range
+
+
+def _literal_entries(expr: IndexExpr) -> list[Entry]:
+    """The entries of named matrices at whole-number indices (X[1,2]) in ``expr``."""
+    if isinstance(expr, Entry):
+        found = [expr] if isinstance(expr.matrix, Name) and isinstance(expr.row, int) \
+            and isinstance(expr.col, int) else []
+        return found
+    if isinstance(expr, (Plus, Times)):
+        return [e for part in (expr.terms if isinstance(expr, Plus) else expr.factors) for e in _literal_entries(part)]
+    if isinstance(expr, (Neg, Sum)):
+        return _literal_entries(expr.operand if isinstance(expr, Neg) else expr.body)
+    if isinstance(expr, Derivative):
+        return _literal_entries(expr.of) + _literal_entries(expr.wrt)
+    return []
+
+
+def _any_outside(entries: list[Entry], decl: Declarations, sizes: dict[str, int]) -> bool:
+    """Whether one of these whole-number entries lies outside its matrix at ``sizes``."""
+    for entry in entries:
+        try:
+            rows, cols = matrix_shape(entry.matrix, decl)
+        except Unreadable:
+            continue
+        rows, cols = (sizes.get(d, d) if isinstance(d, str) else d for d in (rows, cols))
+        if isinstance(rows, int) and isinstance(cols, int) and (entry.row > rows or entry.col > cols):
+            return True
+    return False
 
 
 def check_step(number: int, before: Step, after: Step, decl: Declarations, k: int = DEFAULT_K,

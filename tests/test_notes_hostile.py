@@ -64,3 +64,16 @@ def test_inputs_too_large_to_check_are_refused_at_once(name, words):
     assert time.perf_counter() - start < 10
     assert any(r.kind == REFUSAL and words in r.text for r in report.document.remarks)
     assert exit_status(report) == ExitStatus.BAD_INPUT
+
+
+def test_cases_whose_rows_overlap_are_read_in_order_not_added():
+    # both rows say W_jq where p = i: true, and the rows, read in order, give W_jq once
+    report, _ = _checked("redundant_cases.tex")
+    assert report.first_false is None
+    assert report.proven
+
+
+def test_an_entry_with_whole_number_indices_says_nothing_where_it_does_not_exist():
+    # df/dX_12 = sum_q G_1q W_2q holds wherever X_12 exists (m >= 2); at m = 1 it is vacuous, not false
+    report, _ = _checked("literal_entry.tex")
+    assert report.first_false is None
