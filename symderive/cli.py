@@ -535,12 +535,17 @@ def _notes_text(path: str) -> str:
             data = handle.read(MAX_NOTES_BYTES + 1)
     except OSError as problem:
         raise BadInput(f"cannot read {path!r}: {problem.strerror or problem}") from None
-    if len(data) > MAX_NOTES_BYTES:
-        raise BadInput(f"{path!r} is larger than {MAX_NOTES_BYTES:,} bytes")
+    return _utf8_text(data, repr(path), MAX_NOTES_BYTES)
+
+
+def _utf8_text(data: bytes, label: str, limit: int) -> str:
+    """A file's bytes as text: at most ``limit`` bytes of UTF-8 (a BOM dropped), or BadInput naming it."""
+    if len(data) > limit:
+        raise BadInput(f"{label} is larger than {limit:,} bytes")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise BadInput(f"{path!r} is not UTF-8 text") from None
+        raise BadInput(f"{label} is not UTF-8 text") from None
 
 
 def _read_notes(path: str, kind: str):
@@ -643,13 +648,7 @@ def _program_text(args) -> str:
         raise BadInput(f"--file: {args.file!r} does not exist")
     if path.is_dir():
         raise BadInput(f"--file: {args.file!r} is a directory, not a file")
-    data = path.read_bytes()
-    if len(data) > MAX_FILE_BYTES:
-        raise BadInput(f"--file: {args.file!r} is larger than {MAX_FILE_BYTES:,} bytes")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadInput(f"--file: {args.file!r} is not UTF-8 text") from None
+    return _utf8_text(path.read_bytes(), f"--file: {args.file!r}", MAX_FILE_BYTES)
 
 
 def _program_sizes(args) -> dict[str, int]:

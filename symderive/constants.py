@@ -64,19 +64,10 @@ def sign(value) -> int | None:
         return None
     if abs(approximate) > TINY:
         return 1 if approximate > 0 else -1
-    for simplify in (lambda v: sympy.expand_log(sympy.expand(v), force=True),
-                     lambda v: sympy.logcombine(v, force=True), sympy.radsimp, sympy.sqrtdenest, sympy.simplify):
-        try:
-            if sympy.expand(simplify(value)) == 0:
-                return 0
-        except (TypeError, ValueError, NotImplementedError):
-            continue
-    try:
-        if sympy.minimal_polynomial(value, sympy.Dummy("x")).is_Symbol:
-            return 0
-    except Exception:  # noqa: BLE001 -- NotAlgebraic (log 2) and other refusals: the sign stays unknown
-        pass
-    return None
+    # tiny: 0 only if the kernel proves it (logs expanded, radicals denested, ...)
+    from .verify import constant_is_zero
+
+    return 0 if constant_is_zero(value) is True else None
 
 
 def combine(symbol: str, a, b):

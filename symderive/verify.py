@@ -240,25 +240,9 @@ def sign_region(expr: sympy.Expr, tries: int = 24) -> tuple[tuple, tuple] | None
     """A rational point, away from every kink, where ``expr`` (with unit steps in
     it) is clearly nonzero, and the sign of each step's argument there: the sign
     region on which ``expr`` is not 0.  None if no such point is found among
-    ``tries`` points whose coordinates have random signs (drawn from a fixed seed,
-    so the answer is reproducible).  Used to show where a refuted claim fails."""
-    import random
-
-    steps = sorted(_steps_in(expr), key=sympy.default_sort_key)
-    symbols = sorted(expr.free_symbols, key=str)
-    rng = random.Random(13)
-    for _ in range(tries):
-        point = {x: rng.choice((-1, 1)) * sympy.Rational(rng.randint(50, 150), 100) for x in symbols}
-        signs = [sympy.sign(step.args[0].xreplace(point)) for step in steps]
-        if any(not s.is_number or s == 0 for s in signs):
-            continue  # at a kink, or not a number: not a point of any region
-        try:
-            value = sympy.N(expr.xreplace(point), 50)
-        except (TypeError, ValueError, ZeroDivisionError):
-            continue
-        if value.is_number and value.is_real and value.is_finite is True and abs(value) > sympy.Float("1e-30"):
-            return (tuple(point.items()), tuple((step.args[0], int(s)) for step, s in zip(steps, signs)))
-    return None
+    ``tries`` points (see :func:`_real_counterexample`, which it is with 0 as the
+    other side).  Used to show where a refuted claim fails."""
+    return _real_counterexample(expr, sympy.S.Zero, tries)
 
 
 def _undefined_as_unknowns(expr: sympy.Expr) -> tuple[sympy.Expr | None, bool]:
@@ -311,7 +295,7 @@ def _coefficients_are_zero(expanded: sympy.Expr) -> bool | None:
     """An expanded polynomial is 0 exactly when each coefficient is.  Rational
     coefficients are 0 only if they are 0; a constant such as log(6) - log(2) -
     log(3) or sqrt(2 + sqrt(3)) - (sqrt(6) + sqrt(2))/2 is decided by
-    :func:`_constant_is_zero`, and one that cannot be decided leaves the whole
+    :func:`constant_is_zero`, and one that cannot be decided leaves the whole
     undecided."""
     if expanded == 0:
         return True
@@ -322,13 +306,13 @@ def _coefficients_are_zero(expanded: sympy.Expr) -> bool | None:
         return False if _nonzero_at_a_point(expanded) else None
     if all(c.is_Rational for c in coefficients):
         return False  # a nonzero rational coefficient
-    verdicts = [_constant_is_zero(c) for c in coefficients]
+    verdicts = [constant_is_zero(c) for c in coefficients]
     if False in verdicts:
         return False
     return True if all(v is True for v in verdicts) else None
 
 
-def _constant_is_zero(value: sympy.Expr) -> bool | None:
+def constant_is_zero(value: sympy.Expr) -> bool | None:
     """Whether a constant (no symbols) is 0: a value clearly away from 0 at 60
     digits is not; a tiny one is 0 only when SymPy proves it (logs expanded,
     radicals denested, or a minimal polynomial x); otherwise undecided."""
