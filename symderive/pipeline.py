@@ -582,6 +582,18 @@ def _derive_from(expression, shapes, n, m, d, wrt, upstream, max_work, progress)
                    always_upstream=expression is None, progress=progress)
 
 
+def chain_rule_gradients(tree: Expr, shapes: Mapping[str, Shape], wrt: Iterable[str] | None = None,
+                         upstream: str = UPSTREAM_NAME, max_work: int = DEFAULT_MAX_WORK) -> Derivation:
+    """df/dA for each input A of ``tree`` (or each in ``wrt``) at these shapes, by the
+    chain rule over explicit matrices of symbols, and nothing else: no closed forms,
+    no identities, no proofs.  What symderive.testing compares a course's own
+    backward code with.  ``shapes`` must fix every input; ``upstream`` names G for
+    a matrix-valued expression (a scalar-valued one has none)."""
+    given, chosen = _given_shapes(tree, _without(shapes, upstream, tree), {"n": None, "m": None, "d": None})
+    return _derive(tree, infer_shapes(tree, given), chosen, wrt, _upstream_argument(upstream), max_work,
+                   gradients_only=True, general=False)
+
+
 def _output_name(names: list[str], upstream: str) -> str:
     """Y, or the first of Z, F, H, Out, Y1, Y2, ... that names no matrix."""
     candidates = itertools.chain(OUTPUT_NAMES, (f"Y{k}" for k in itertools.count(1)))

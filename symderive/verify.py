@@ -103,6 +103,12 @@ def is_zero(expr) -> bool | None:
     abstracted = _functions_as_unknowns(expr)
     if abstracted is not None and _rational_is_zero(abstracted):
         return True
+    # Not 0 with the functions as independent unknowns: a point where it is clearly
+    # nonzero settles it now, as it would at the end; the rewriting below (tanh in
+    # exponentials over a common denominator) only confirms it, at seconds an entry
+    # (measured: 3.2 s against 0.01 s for one entry of a tanh layer's dX missing its square).
+    if abstracted is not None and _nonzero_at_a_point(expr):
+        return False
     # Rational functions, and those of exponentials of monomials, are decided
     # before anything is expanded: expanding first multiplies out denominators,
     # (1 + e^-x)^2 into 1 + 2/e^x + 1/e^2x, nesting fractions that the common
