@@ -275,6 +275,56 @@ def networks(budget: float, repeat: int) -> int:
     return 0
 
 
+# Issue 15's figure: symderive.testing on a tanh layer at X 4x3, W 3x5, in a fresh process.
+_TESTING_SCRIPT = """
+import json, sys, time
+start = time.perf_counter()
+import numpy as np
+from symderive.testing import assert_backward
+imported = time.perf_counter() - start
+sys.path.insert(0, sys.argv[1])
+import backprop
+SHAPES = {"X": (4, 3), "W": (3, 5), "b": (1, 5)}
+SOFTMAX = "Z : n x k; T : n x k; assume sum(T, axis=1) = 1; L = -sum(T * log_softmax(Z, axis=1)) / n"
+figures = {"import": imported}
+for name, function, expression, shapes, wrt in (
+        ("tanh layer", backprop.tanh_layer_backward, "tanh(X @ W + b)", SHAPES, ("X", "W", "b")),
+        ("tanh layer, square forgotten", backprop.tanh_layer_backward_no_square, "tanh(X @ W + b)", SHAPES,
+         ("X", "W", "b")),
+        ("softmax cross-entropy (4 x 3), numeric route", backprop.softmax_cross_entropy_backward, SOFTMAX,
+         {"n": 4, "k": 3}, "Z")):
+    start = time.perf_counter()
+    try:
+        assert_backward(function, expression, shapes, wrt)
+    except AssertionError:
+        pass
+    figures[name] = time.perf_counter() - start
+print(json.dumps(figures))
+"""
+
+
+def testing_times(repeat: int = 1) -> dict[str, float]:
+    """Seconds of assert_backward on the course examples (examples/course_tests), each
+    the fastest of ``repeat`` fresh processes; "import" is importing symderive.testing."""
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        done = subprocess.run([sys.executable, "-c", _TESTING_SCRIPT, str(ROOT / "examples" / "course_tests")],
+                              cwd=ROOT, capture_output=True, text=True, check=True)
+        for name, seconds in json.loads(done.stdout.strip().splitlines()[-1]).items():
+            best[name] = min(seconds, best.get(name, seconds))
+    return best
+
+
+def testing(repeat: int) -> int:
+    figures = testing_times(repeat)
+    first = figures.pop("import")
+    print(f"import symderive.testing (with NumPy and SymPy): {first:.2f} s")
+    for name, seconds in figures.items():
+        print(f"assert_backward, {name}: {seconds:.3f} s" + (" (target: the tanh layer under 1 s)"
+                                                             if name == "tanh layer" else ""))
+    return 0
+
+
 def command_time(repeat: int = 1) -> float:
     """Wall time of ``python -m symderive --n 3 --m 2 --d 4``, start to written files
     (the fastest of ``repeat`` runs)."""
@@ -306,6 +356,8 @@ def main(argv=None) -> int:
                         help="print the work estimate against measured time on a table of expressions")
     parser.add_argument("--networks", action="store_true",
                         help="print only issue 12's figures: programs of named steps against Y = X W")
+    parser.add_argument("--testing", action="store_true",
+                        help="print only issue 15's figures: symderive.testing on the course examples")
     parser.add_argument("--match", default="", metavar="TEXT",
                         help="with --estimates, only the expressions containing TEXT")
     args = parser.parse_args(argv)
@@ -314,6 +366,8 @@ def main(argv=None) -> int:
         return estimates(args.budget, repeat, args.match)
     if args.networks:
         return networks(args.budget, repeat)
+    if args.testing:
+        return testing(repeat)
 
     print(f"each figure: the fastest of {repeat} fresh-process runs (the naive route: one run)")
     proof = measure("general_proof", 0, args.budget, repeat)
@@ -343,7 +397,9 @@ def main(argv=None) -> int:
           "at larger sizes once it has been skipped).  growth: symderive's time over the previous "
           "size's; doubling every size multiplies the answer's 2*n*m*d terms by 8.")
     print()
-    return networks(args.budget, repeat)
+    networks(args.budget, repeat)
+    print()
+    return testing(repeat)
 
 
 if __name__ == "__main__":

@@ -25,15 +25,15 @@ How ``backward`` is run, strongest first, and the verdict says which ran:
 
 1. **exactly**: on object arrays whose entries are symbols (X_11, ..., G_11, ...)
    wrapped so that NumPy's object loops can compute with them: products, sums,
-   transposes, indexing, ``np.tanh``, ``np.exp``, ``np.log``, ``np.sqrt`` and the
-   masks ``Z > 0`` (the unit step of Z, decided on every sign region).  What it
-   returns is compared with the derived gradients as expressions: a verdict for
-   every value of the inputs, at these shapes;
-2. **in high precision**, when the code cannot run on symbols (it branches on a
-   value, calls ``np.maximum``, converts to float, ...) or the exact comparison is
-   undecided: at two random rational points (away from every kink, inside the
-   domain of log and sqrt) with 50-digit numbers, against the derived gradients
-   evaluated there exactly and rounded to 60 digits;
+   transposes, indexing, ``np.tanh``, ``np.exp``, ``np.log``, ``np.sqrt``.  What
+   it returns is compared with the derived gradients as expressions: a verdict
+   for every value of the inputs, at these shapes;
+2. **in high precision**, when the code cannot run on symbols (it compares
+   entries, as ``Z > 0``, ``np.maximum`` and ``Z.max()`` do, or converts them to
+   float) or the exact comparison is undecided: at two random rational points
+   (away from every kink, inside the domain of log and sqrt) with 50-digit
+   numbers, against the derived gradients evaluated there exactly and rounded to
+   60 digits;
 3. **in double precision**, when the code cannot run on high-precision numbers
    either (or converts them to float on the way): at the same points, to a
    relative 1e-8.
@@ -504,6 +504,7 @@ def _problem(expression, shapes, wrt, upstream: str) -> tuple[_Problem, list[str
         tree = at_sizes(inline(Name(here.output), here), sizes)
         scalars = {name: symbol for name, symbol in program.constants().items() if name in program.scalars}
         definitions = {step.name: inline(Name(step.name), here) for step in here.steps}
+        text = "; ".join(f"{step.name} = {step.expression}" for step in program.steps)
     else:
         if sizes:
             raise BadInput(f"shapes: {', '.join(sizes)} given as a number; an expression's inputs take "
@@ -792,6 +793,7 @@ class _Outcome:
     yours: Any = None  # the entry's two values: expressions (exact) or numbers
     derived: Any = None
     detail: str = ""
+    point: dict | None = None  # a numeric run's point
 
 
 def _exact_outcome(found: dict[str, np.ndarray], problem: _Problem) -> _Outcome:
@@ -844,7 +846,7 @@ def _numeric_outcome(found: dict[str, np.ndarray], problem: _Problem, point: dic
             expected = mpmath.mpf(str(derived[k]))
             if not mpmath.isfinite(yours) or abs(yours - expected) > tolerance * max(1, abs(expected)):
                 i, j = divmod(k, columns)
-                return _Outcome(method, False, name, (i + 1, j + 1), yours, expected, _point_text(point))
+                return _Outcome(method, False, name, (i + 1, j + 1), yours, expected, _point_text(point), point)
     return _Outcome(method, True)
 
 
@@ -1064,7 +1066,8 @@ def _mismatch(subject: str, problem: _Problem, outcome: _Outcome, notes: list[st
                                      "entry": [i, j], "numpy_index": _numpy_index(name, i, j, problem),
                                      "yours": yours, "derived": derived, "numerically": numerically,
                                      "method": outcome.method, "how": _HOW[outcome.method],
-                                     "where": problem.where, "detail": outcome.detail, "message": message})
+                                     "where": problem.where, "detail": outcome.detail, "message": message,
+                                     "point": {str(k): str(v) for k, v in (outcome.point or {}).items()}})
 
 
 # ---------------------------------------------------------------------------
