@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # A two-layer network's squared loss: minutes of exact checking at its default
 # shapes, far beyond any 1 s limit (it ran for over 20 minutes once).
 SLOW = "sum((tanh(X @ A) @ B - T) ** 2)"
+# check's slow case: the kernel refutes the claim X at the default sizes in about a second
+# (a point settles a nonzero entry), so it runs at 8 x 8, where it takes about 9 s
+SLOW_CHECK_SHAPES = ("--shape", "X=8x8", "--shape", "A=8x8", "--shape", "B=8x8")
 STOPS_WITHIN = 15.0  # seconds; a 1 s limit must stop the run well within this
 
 
@@ -92,13 +95,15 @@ def test_the_json_report_of_a_run_out_of_time(tmp_path):
 
 
 def test_check_stops_at_its_time_limit():
-    code, out, err, seconds = timed_run("check", SLOW, "--wrt", "X", "--claim", "X", "--time-limit", "1")
+    code, out, err, seconds = timed_run("check", SLOW, "--wrt", "X", "--claim", "X", *SLOW_CHECK_SHAPES,
+                                        "--time-limit", "1")
     assert code == 3 and seconds < STOPS_WITHIN
     assert "time limit of 1 s reached while" in err and out == ""
 
 
 def test_a_fractional_limit_is_accepted_and_printed_as_given():
-    code, _, err, seconds = timed_run("check", SLOW, "--wrt", "X", "--claim", "X", "--time-limit", "0.5")
+    code, _, err, seconds = timed_run("check", SLOW, "--wrt", "X", "--claim", "X", *SLOW_CHECK_SHAPES,
+                                      "--time-limit", "0.5")
     assert code == 3 and seconds < STOPS_WITHIN and "time limit of 0.5 s reached" in err
 
 
@@ -234,7 +239,7 @@ def test_the_python_functions_take_a_time_limit():
     assert reached.report()["status"] == "undecided"
     start = time.monotonic()
     with pytest.raises(TimeLimitReached):
-        check(SLOW, "X", "X", time_limit=0.5)
+        check(SLOW, "X", "X", shapes={"X": (8, 8), "A": (8, 8), "B": (8, 8)}, time_limit=0.5)
     assert time.monotonic() - start < STOPS_WITHIN
     # and a run within its limit is untouched
     assert derive("X @ W", time_limit=30).verified
