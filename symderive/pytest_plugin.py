@@ -28,7 +28,7 @@ from __future__ import annotations
 import pytest
 
 _ROWS = (("yours", "yours"), ("derived", "derived"), ("compared", "how"), ("where", "where"),
-         ("", "detail"), ("", "numerically"))
+         ("", "detail"), ("values", "numerically"), ("note", "notes"))
 
 
 def _symderive_report(excinfo) -> dict | None:
@@ -44,7 +44,8 @@ def _symderive_report(excinfo) -> dict | None:
 def verdict_text(report: dict, location: str = "") -> str:
     """The verdict as lines: a headline, where in the test, then one row per fact
     the report has.  The headline comes first: pytest's short summary shows it."""
-    if report.get("verdict") == "REFUTED" and report.get("entry") and report.get("yours") is not None:
+    if report.get("verdict") == "REFUTED" and report.get("entry") and report.get("yours") is not None \
+            and report.get("problem") != "shape":
         i, j = report["entry"]
         gradient = report.get("gradient", "the gradient")
         index = f" ({report['numpy_index']} in NumPy)" if report.get("numpy_index") else ""

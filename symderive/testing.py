@@ -434,7 +434,17 @@ class _Problem:
             text += f"; {self.upstream}: {self.output_shape[0]}x{self.output_shape[1]}, the upstream gradient"
         if self.assumptions:
             text += "; where " + " and ".join(self.assumptions)
+        if self.domain:
+            text += f"; {self.domain}"
         return text
+
+    @property
+    def domain(self) -> str:
+        """Where the derived gradients hold: "where every entry of X @ W is nonzero
+        (relu has a kink at 0)", or "" (symderive.domains)."""
+        from .domains import conditions, domain_text
+
+        return domain_text(conditions(self.tree))
 
     def symbols(self) -> list[sympy.Symbol]:
         """Every free symbol the gradients and the arguments may have, in a fixed order."""
@@ -498,6 +508,7 @@ def _problem(expression, shapes, wrt, upstream: str) -> tuple[_Problem, list[str
     program = None
     if isinstance(expression, Program) or (isinstance(expression, str) and looks_like_program(expression)):
         program = _named_output(read_program(expression) if isinstance(expression, str) else expression)
+        sizes = _program_sizes(program, sizes, matrices)
         concrete, _ = _concrete_shapes(program, sizes, matrices)
         shapes_now = {name: concrete[name] for name in program.inputs}
         here = at_sizes(program, sizes)
@@ -543,6 +554,29 @@ def _problem(expression, shapes, wrt, upstream: str) -> tuple[_Problem, list[str
         gradients={name: matrix.xreplace(solution) for name, matrix in gradients.items()},
         solution=solution, assumptions=assumed, program=program, definitions=definitions)
     return problem, chosen
+
+
+def _program_sizes(program, sizes: dict[str, int], matrices: dict[str, tuple[int, int]]) -> dict[str, int]:
+    """A program's sizes: those given by name, and those a declared input's given
+    shape fixes (X : n x m with X given as (4, 3) makes n = 4, m = 3)."""
+    sizes = dict(sizes)
+    for name in sizes:
+        if name not in program.sizes:
+            raise BadInput(f"shapes: the program has no size {name!r} (its sizes: {', '.join(program.sizes) or 'none'})")
+    for name, shape in matrices.items():
+        for dim, value in zip(program.declared.get(name, ()), shape):
+            if isinstance(dim, str):
+                if sizes.setdefault(dim, value) != value:
+                    raise BadInput(f"shapes: {name} is {shape[0]}x{shape[1]}, so {dim} = {value}, but {dim} is "
+                                   f"{sizes[dim]} elsewhere")
+            elif dim != value:
+                raise BadInput(f"shapes: {name} is declared {program.declared[name][0]} x "
+                               f"{program.declared[name][1]}, not {shape[0]}x{shape[1]}")
+    missing = [size for size in program.sizes if size not in sizes]
+    if missing:
+        raise BadInput(f"give every size of the program: shapes={{{', '.join(repr(m) + ': ...' for m in missing)}}} "
+                       "(or the shape of an input declared with it)")
+    return sizes
 
 
 def _wrt(wrt, inputs: list[str]) -> list[str]:
@@ -846,11 +880,12 @@ def _numeric_outcome(found: dict[str, np.ndarray], problem: _Problem, point: dic
             expected = mpmath.mpf(str(derived[k]))
             if not mpmath.isfinite(yours) or abs(yours - expected) > tolerance * max(1, abs(expected)):
                 i, j = divmod(k, columns)
-                return _Outcome(method, False, name, (i + 1, j + 1), yours, expected, _point_text(point), point)
+                return _Outcome(method, False, name, (i + 1, j + 1), yours, expected, f"at {_point_text(point)}",
+                                point)
     return _Outcome(method, True)
 
 
-def _values_text(outcome: _Outcome, problem: _Problem) -> tuple[str, str, str]:
+def _values_text(outcome: _Outcome, problem: _Problem, mine: str = "yours") -> tuple[str, str, str]:
     """Both values as shown, and for an exact comparison, what they are at a random
     point: a student reads 0.41 against 0.87 faster than two long sums."""
     if outcome.method != EXACT:
@@ -863,13 +898,13 @@ def _values_text(outcome: _Outcome, problem: _Problem) -> tuple[str, str, str]:
     a, b = (sympy.N(sympy.sympify(v).xreplace(point), 15) for v in (outcome.yours, outcome.derived))
     if not (_finite_real(a) and _finite_real(b)):
         return yours, derived, ""
-    return yours, derived, f"numerically {_point_text(point)}: yours {a}, the derived {b}"
+    return yours, derived, f"{mine} {a}, the derived {b}, at {_point_text(point)}"
 
 
 def _point_text(point: dict, shown: int = 6) -> str:
     items = [f"{symbol} = {value}" for symbol, value in point.items()]
     more = f", ... ({len(items)} values)" if len(items) > shown else ""
-    return "at the random point " + ", ".join(items[:shown]) + more
+    return "the random point " + ", ".join(items[:shown]) + more
 
 
 # ---------------------------------------------------------------------------
@@ -920,7 +955,7 @@ def assert_backward(backward: Callable, expression, shapes: Mapping[str, Any] | 
         except _Raised as problem_found:
             _fail(subject, problem, problem_found)
         except Exception as error:  # the code cannot run on symbols: the numeric runs decide
-            notes.append(f"not run on symbols ({_reason(error)})")
+            notes.append(f"not run on symbols: {_reason(error)}")
     else:
         notes.append(f"not run on symbols (an input has more than {MAX_EXACT_ENTRIES} entries)")
     # 2. and 3. at random points, in high precision, else in double precision
@@ -929,7 +964,8 @@ def assert_backward(backward: Callable, expression, shapes: Mapping[str, Any] | 
     if outcome.holds:
         how = _HOW[outcome.method]
         names = ", ".join(f"d{name}" for name in chosen)
-        statement = f"{subject}: {names} equal the derived gradients, {how}, {problem.where}"
+        verb = "equals the derived gradient" if len(chosen) == 1 else "equal the derived gradients"
+        statement = f"{subject}: {names} {verb}, {how}, {problem.where}"
         if notes:
             statement += f" ({'; '.join(notes)})"
         return GradientCheck(outcome.method, statement)
@@ -938,6 +974,8 @@ def assert_backward(backward: Callable, expression, shapes: Mapping[str, Any] | 
 
 def _reason(error: BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if isinstance(error, NotExact):
+        return text
     return f"{type(error).__name__}: {text}"[:200] if text else type(error).__name__
 
 
@@ -959,7 +997,7 @@ def _numeric_runs(backward, problem: _Problem, chosen: list[str], subject: str, 
         except _Raised as problem_found:
             _fail(subject, problem, problem_found, point)
         except Exception as error:
-            note = f"not run on high-precision numbers ({_reason(error)})"
+            note = f"not run on high-precision numbers: {_reason(error)}"
             if note not in notes:
                 notes.append(note)
         if outcome is None:  # in double precision, as the code would run in class
@@ -996,7 +1034,7 @@ def _fail(subject: str, problem: _Problem, raised: _Raised, point: dict | None =
     report.pop("array", None)
     report.update({"verdict": "REFUTED" if report.get("problem") == "shape" else "ERROR",
                    "subject": subject, "message": message, "where": problem.where})
-    raise GradientMismatch(message, report)
+    raise GradientMismatch(message, report) from None
 
 
 def _overlap_text(report: dict, problem: _Problem, point: dict | None) -> str:
@@ -1026,8 +1064,9 @@ def _overlap_text(report: dict, problem: _Problem, point: dict | None) -> str:
             if not mpmath.isfinite(mine) or abs(mine - theirs) > mpmath.mpf(DOUBLE_TOLERANCE) * max(1, abs(theirs)):
                 shown = _shown(value.value) if isinstance(value, _Exact) else mpmath.nstr(mine, 15)
                 report.update({"entry": [i + 1, j + 1], "yours": shown, "derived": mpmath.nstr(theirs, 15)})
-                return (f"\n  entry ({i + 1}, {j + 1}): yours is {shown}"
-                        + (f" ({mpmath.nstr(mine, 15)} {_point_text(point)})" if isinstance(value, _Exact) else "")
+                index = f"d{name}[{i}, {j}]" if array.shape == report["array"].shape else f"d{name}[{j}]"
+                return (f"\n  entry ({i + 1}, {j + 1}) ({index} in NumPy): yours is {shown}"
+                        + (f" ({mpmath.nstr(mine, 15)} at {_point_text(point)})" if isinstance(value, _Exact) else "")
                         + f"\n  the derived d{name} there is {mpmath.nstr(theirs, 15)}")
     return ""
 
@@ -1067,6 +1106,7 @@ def _mismatch(subject: str, problem: _Problem, outcome: _Outcome, notes: list[st
                                      "yours": yours, "derived": derived, "numerically": numerically,
                                      "method": outcome.method, "how": _HOW[outcome.method],
                                      "where": problem.where, "detail": outcome.detail, "message": message,
+                                     "notes": "; ".join(notes),
                                      "point": {str(k): str(v) for k, v in (outcome.point or {}).items()}})
 
 
@@ -1189,7 +1229,7 @@ def _claim_mismatch(subject: str, problem: _Problem, outcome: _Outcome, notes: l
         raise GradientMismatch(message, {"verdict": "UNDECIDED", "subject": subject, "message": message})
     i, j = outcome.entry
     name = outcome.gradient
-    yours, derived, numerically = _values_text(outcome, problem)
+    yours, derived, numerically = _values_text(outcome, problem, "the claim")
     message = (f"{subject}: REFUTED at entry ({i}, {j}), {_HOW[outcome.method]}\n"
                f"  the claim gives     {yours}\n"
                f"  the derived d{name}  {derived}\n"
