@@ -20,7 +20,7 @@ double precision), the shapes, and the values at a random point::
       compared  exactly, on matrices of symbols
       ...
 
-With ``--tb=native`` (or ``long``), pytest's own report is kept.
+With ``--tb=native``, ``long``, ``line`` or ``no``, pytest's own report is kept.
 """
 
 from __future__ import annotations
@@ -32,13 +32,18 @@ _ROWS = (("yours", "yours"), ("derived", "derived"), ("compared", "how"), ("wher
 
 
 def _symderive_report(excinfo) -> dict | None:
+    """The facts of a symderive verdict, or of input symderive refused (a BadInput or
+    ParseError raised by an assertion: its message, without the parser's frames)."""
     if excinfo is None:
         return None
     error = excinfo.value
     report = getattr(error, "report", None)
-    if type(error).__name__ != "GradientMismatch" or not isinstance(report, dict):
-        return None
-    return report
+    if type(error).__name__ == "GradientMismatch" and isinstance(report, dict):
+        return report
+    if any(kind.__name__ == "SymderiveError" and kind.__module__ == "symderive.errors"
+           for kind in type(error).__mro__):
+        return {"verdict": "BAD INPUT", "message": str(error)}
+    return None
 
 
 def verdict_text(report: dict, location: str = "") -> str:
@@ -87,13 +92,16 @@ class _Crash:
     def __init__(self, message: str, path: str, lineno: int) -> None:
         self.message, self.path, self.lineno = message, path, lineno
 
+    def __str__(self) -> str:  # what --tb=line prints
+        return f"{self.path}:{self.lineno}: {self.message}"
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     found = _symderive_report(call.excinfo)
-    if found is None or not report.failed or item.config.getoption("tbstyle", "auto") in ("native", "long"):
+    if found is None or not report.failed or item.config.getoption("tbstyle", "auto") in ("native", "long", "line", "no"):
         return
     try:
         path, lineno, statement = _test_line(call.excinfo, str(item.path))

@@ -233,7 +233,9 @@ def test_a_signature_that_cannot_take_the_inputs_by_name_is_named():
     (lambda X, W, G: {"dX": G @ W.T}, r"returned no gradient of W"),
     (lambda X, W, G: {"dX": G @ W.T, "dW": X.T @ G, "dQ": G}, r"returned 'dQ', which names no input"),
     (lambda X, W, G: (None, X.T @ G), r"dX is None"),
-    (lambda X, W, G: (G @ W.T, "dW"), r"dW has shape a scalar; it must be 2x2"),
+    (lambda X, W, G: (G @ W.T, "dW"), r"dW is a str, not an array"),
+    (lambda X, W, G: (G @ W.T, (x for x in X)), r"dW is a generator, not an array"),
+    (lambda X, W, G: (G @ W.T, np.array(2.0)), r"dW has shape a scalar; it must be 2x2"),
     (lambda X, W, G: (G @ W.T, np.array([["a", "b"], ["c", "d"]])), r"entry \(1, 1\) of dW is a str"),
 ])
 def test_what_backward_returns_is_checked(returned, expected):
@@ -304,3 +306,76 @@ def test_wrt_must_name_inputs():
 
 def test_the_failure_is_an_assertion_error():
     assert issubclass(GradientMismatch, AssertionError)
+
+
+# --- what a hostile tester found: each a right pass refuted, a wrong one passed, or a crash ---------
+
+
+@pytest.mark.parametrize("backward, expression, shapes", [
+    # relu's mask must see the bias: X @ W > 0 is the mask of relu(X @ W), not of relu(X @ W + b)
+    (lambda X, W, b, G: ((G * (X @ W > 0)) @ W.T, X.T @ (G * (X @ W > 0)), (G * (X @ W > 0)).sum(axis=0)),
+     "relu(X @ W + b)", {"X": (2, 3), "W": (3, 2), "b": (1, 2)}),
+    # a threshold that is not 0: wrong for entries in (0, 1/2), and in (0, 1/1000)
+    (lambda X, G: G * (X > 0.5), "relu(X)", {"X": (2, 2)}),
+    (lambda X, G: np.array([[G[i, j] * (X[i, j] > 1e-3) for j in range(2)] for i in range(2)]), "relu(X)",
+     {"X": (2, 2)}),
+    # tanh' wrong only for |x| > 2.5
+    (lambda X, G: G * (1 - np.tanh(X) ** 2) * (np.abs(X) < 2.5), "tanh(X)", {"X": (4, 4)}),
+    # equal to 3 X^2 as expressions (SymPy writes exp(2 log x) as x^2), but NaN for x < 0 in NumPy
+    (lambda X, G: 3 * G * np.exp(2 * np.log(X)), "X ** 3", {"X": (2, 2)}),
+    # off by everything, but every true value is below 1: the tolerance is relative, not absolute
+    (lambda X, G: 0 * np.asarray(G, float) + 1e-300, "1e-9 * X", {"X": (2, 2)}),
+])
+def test_wrong_code_that_agrees_at_easy_points_is_still_refuted(backward, expression, shapes):
+    with pytest.raises(GradientMismatch, match=r"is wrong at entry \(\d+, \d+\)"):
+        assert_backward(backward, expression, shapes)
+
+
+@pytest.mark.parametrize("backward, expression", [
+    (lambda X, G: G * (1.0 / 3), "X / 3"),  # 1/3 as a float is not 1/3
+    (lambda X, G: G * np.where(X > 0, 1, 0.01), "leaky_relu(X, 0.01)"),  # nor is 0.01
+    (lambda X, G: G * 0.01, "0.01 * X"),
+    (lambda X, G: G * (1 - np.tanh(X.astype(float)) ** 2), "tanh(X)"),  # computed in doubles
+    (lambda X, G: (G * (1 - np.tanh(X) ** 2)).astype(np.float32), "tanh(X)"),  # returned in float32
+])
+def test_right_code_with_floats_passes_at_the_precision_of_its_floats(backward, expression):
+    assert_backward(backward, expression, {"X": (2, 2)})
+
+
+def test_a_claim_the_kernel_cannot_decide_is_compared_at_points():
+    assert assert_gradient("sum(abs(X))", "X", "X / abs(X)", {"X": (3, 2)}).method == "high precision"
+    with pytest.raises(GradientMismatch, match=r"REFUTED at entry"):
+        assert_gradient("relu(X)", "X", "G * step(X - 0.5)", {"X": (2, 2)})
+
+
+def test_complex_results_are_not_numbers():
+    with pytest.raises(GradientMismatch, match=r"entry \(1, 1\) of dX is a complex, not a real number"):
+        assert_backward(lambda X, G: G + 0j, "X", {"X": (2, 2)})
+
+
+def test_a_backward_that_never_returns_is_stopped_at_the_time_limit():
+    def forever(X, G):
+        while True:
+            pass
+
+    with pytest.raises(GradientMismatch, match=r"UNDECIDED, not finished within the time limit of 1 s"):
+        assert_backward(forever, "X", {"X": (2, 2)}, time_limit=1)
+
+
+@pytest.mark.parametrize("wrt", [5, {"X", "W"}])
+def test_wrt_must_be_a_name_or_an_ordered_sequence(wrt):
+    with pytest.raises(BadInput, match=r"wrt: an input's name, or a tuple or list"):
+        assert_backward(linear, "X @ W", {"X": (2, 2), "W": (2, 2)}, wrt=wrt)
+
+
+def test_assert_gradient_takes_one_name():
+    with pytest.raises(BadInput, match=r"wrt: the name of one input"):
+        assert_gradient("X @ W", ["X", "W"], "G @ W.T", {"X": (2, 3), "W": (3, 2)})
+
+
+def test_the_values_shown_after_an_exact_refutation_differ():
+    # relu's derivative is 0 for negative entries: a claim of ones is wrong only there
+    with pytest.raises(GradientMismatch) as caught:
+        assert_gradient("sum(relu(X))", "X", "ones(3, 2)", {"X": (3, 2)})
+    found = re.search(r"the claim (\S+), the derived (\S+), at the random point", caught.value.report["numerically"])
+    assert found and float(found.group(1)) != float(found.group(2))
