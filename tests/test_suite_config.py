@@ -56,3 +56,14 @@ def test_strictness_holds_in_xdist_workers(tmp_path):
     assert "'no_such_marker' not found in `markers` configuration option" in done.stdout + done.stderr \
         or "Unknown pytest.mark.no_such_marker" in done.stdout + done.stderr, done.stdout + done.stderr
     assert done.returncode != 0
+
+
+def test_the_thorough_sweeps_run_only_when_asked(tmp_path):
+    (tmp_path / "test_probes.py").write_text(
+        "import pytest\n\n\n@pytest.mark.thorough\ndef test_sweep():\n    pass\n\n\ndef test_quick():\n    pass\n",
+        encoding="utf-8")
+    quick = _pytest(tmp_path, "-v")
+    assert "PASSED test_probes.py::test_quick" in quick.stdout and "test_sweep" not in quick.stdout, quick.stdout
+    thorough = _pytest(tmp_path, "-v", "-m", "thorough")
+    assert "PASSED test_probes.py::test_sweep" in thorough.stdout and "test_quick" not in thorough.stdout, \
+        thorough.stdout
