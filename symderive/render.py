@@ -746,7 +746,8 @@ def document_data(derivation, notation: Notation | None = None) -> dict[str, Any
         "upstream": display(step.upstream),
         "result": display(step.result),
     } for step in derivation.rule_steps]
-    output = matrix_name(derivation.output_name)
+    # a scalar-valued output (a loss, L) in italics, as a lecturer writes a scalar
+    output = name_tex(derivation.output_name, bold and derivation.upstream_name is not None)
     return {
         "expression": display(derivation.expression),
         "sizes": derivation.sizes,
