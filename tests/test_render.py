@@ -119,3 +119,16 @@ def test_counts_have_thousands_separators(n, text, maths):
     (1, "the only entry"), (2, "both entries"), (3, "all 3 entries"), (1234, "all 1,234 entries")])
 def test_every_names_a_whole_count_in_words(n, expected):
     assert str(_macros().every(n, "entry", "entries")) == expected
+
+
+def test_two_terms_are_counted_in_words():
+    # Y = X @ W with X: 2x1, W: 1x1: Y_11 = X_11 W_11 and Y_21 = X_21 W_11.
+    # For X_11 the chain rule's two terms are p = 1 (contains X_11) and p = 2 (does not):
+    # one vanishes.  For W_11 both Y_11 and Y_21 contain it: neither vanishes.
+    from symderive.pipeline import derive
+    from symderive.render import render_document
+
+    text = render_document(derive("X @ W", shapes={"X": (2, 1), "W": (1, 1)}))
+    assert "Of the 2 terms, 1 vanishes:\nin one of them $Y_{pq}$ does not contain $X_{11}$ at all." in text
+    assert "Of the 2 terms, neither vanishes." in text
+    assert "none vanishes" not in text and "in 1 of them" not in text
