@@ -220,7 +220,7 @@ def _summary(derivation: Derivation, paths: list[Path], stream: TextIO) -> None:
     for name, jac in derivation.jacobians.items():
         shape = "x".join(map(str, jac.shape))
         print(f"  d{derivation.output_name}/d{name}: {shape} tensor, "
-              f"{jac.nnz} of {jac.size} entries nonzero", file=stream)
+              f"{jac.nnz:,} of {jac.size:,} entries nonzero", file=stream)
     indent = "           "
     for identity in derivation.identities:
         status, witness = identity.status, identity.witness
@@ -243,11 +243,12 @@ def _summary(derivation: Derivation, paths: list[Path], stream: TextIO) -> None:
     count = len(derivation.identities)
     if derivation.domain_text:  # where every verdict above holds: kinks, logs, divisions
         print(f"  every verdict here is about the points {derivation.domain_text}", file=stream)
+    every = {1: "the only identity", 2: "both identities"}.get(count, f"all {count:,} identities")
     if derivation.verified and derivation.proven_for_all_sizes:
-        print(f"  all {count} identities verified exactly at these sizes, and the closed forms "
+        print(f"  {every} verified exactly at these sizes, and the closed forms "
               "proven for all sizes, every step checked", file=stream)
     elif derivation.verified:
-        print(f"  all {count} identities verified exactly at these sizes "
+        print(f"  {every} verified exactly at these sizes "
               "(a check at these sizes, not a proof for all sizes)", file=stream)
     else:
         statuses = [identity.status for identity in derivation.identities]

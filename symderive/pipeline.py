@@ -34,6 +34,8 @@ __all__ = ["Derivation", "Identity", "CheckResult", "derive", "check", "DEFAULT_
 DEFAULT_SIZES = {"n": 3, "m": 2, "d": 4}
 UPSTREAM_NAME = "G"
 OUTPUT_NAMES = ("Y", "Z", "F", "H", "Out")
+# a scalar-valued expression is a loss, named as a lecturer names one (Y reads as a matrix)
+SCALAR_OUTPUT_NAMES = ("L", "J", "E", "Loss")
 MAX_DEPTH = 200  # deeper trees are refused before any recursive stage sees them
 
 # The seed note's expression, Y = X W with X: n x m and W: m x d.
@@ -594,9 +596,11 @@ def chain_rule_gradients(tree: Expr, shapes: Mapping[str, Shape], wrt: Iterable[
                    gradients_only=True, general=False)
 
 
-def _output_name(names: list[str], upstream: str) -> str:
-    """Y, or the first of Z, F, H, Out, Y1, Y2, ... that names no matrix."""
-    candidates = itertools.chain(OUTPUT_NAMES, (f"Y{k}" for k in itertools.count(1)))
+def _output_name(names: list[str], upstream: str, scalar: bool = False) -> str:
+    """Y, or the first of Z, F, H, Out, Y1, Y2, ... that names no matrix; for a
+    scalar-valued expression L, or the first of J, E, Loss, L1, L2, ..."""
+    first, stem = (SCALAR_OUTPUT_NAMES, "L") if scalar else (OUTPUT_NAMES, "Y")
+    candidates = itertools.chain(first, (f"{stem}{k}" for k in itertools.count(1)))
     return next(c for c in candidates if c not in names and c != upstream)
 
 
@@ -695,7 +699,7 @@ def _derive_all(tree: Expr, report: ShapeReport, sizes: dict[str, int],
         default = " (in claims, by default)" if upstream_name == UPSTREAM_NAME else ""
         raise BadInput(f"the expression uses {upstream_name!r}, which is also the name of the upstream "
                        f"gradient df/dY{default}; give the upstream another name with --upstream NAME")
-    output_name = _output_name(names, upstream_name)
+    output_name = _output_name(names, upstream_name, scalar)
     lap("shapes")
 
     budget.stage("building the explicit matrices")

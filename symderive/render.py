@@ -131,6 +131,11 @@ class MathPrinter(LatexPrinter):
             return "{%s}" % text  # the base of a power: (a + b)^{2} as {(a + b)}^{2}, as chktex asks
         return text
 
+    def parenthesize_super(self, s: str) -> str:
+        """A base with a superscript of its own (W^{(2)}_{11}) raised to a power:
+        in parentheses, braced as chktex asks."""
+        return r"{\left(%s\right)}" % s if "^" in s else s
+
     def _print_Transpose(self, expr: sympy.Transpose) -> str:
         arg = expr.arg
         inner = self._print(arg)
@@ -161,8 +166,11 @@ class MathPrinter(LatexPrinter):
             shorter = self._elided_sum(self._print(ordered[0]), ordered[-1])
             if _visible_width(shorter) <= limit:
                 return shorter
-            return r"\text{(a sum of %d terms)}" % len(terms)
-        return r"\text{(%d symbols long)}" % len(text)
+            return r"\text{a sum of %s terms}" % f"{len(terms):,}"
+        # no parentheses round the note: in a matrix's own they would read as doubled brackets
+        if expr.is_Mul:
+            return r"\text{a product of %s factors}" % f"{len(expr.args):,}"
+        return r"\text{an expression of %s operations}" % f"{sympy.count_ops(expr):,}"
 
     def _elided_sum(self, head: str, last) -> str:
         """``head + ... + last`` (``head`` already printed), a negative last term
@@ -241,8 +249,24 @@ def name_tex(name: str, bold: bool = True) -> str:
 
 
 def entry_base_tex(name: str) -> str:
-    """A name ready to take an index subscript: ``X`` or ``{W_{1}}``."""
-    return name if name.isalpha() else "{%s}" % name_tex(name, bold=False)
+    """A name ready to take an index subscript: ``X``, or ``W^{(1)}`` for a name
+    ending in a number, whose entries W^{(1)}_{11} would read as W_{111} with the
+    number as a subscript too."""
+    if name.isalpha():
+        return name
+    letters, digits = re.fullmatch(r"(.*?)(\d*)", name).groups()
+    if letters and digits:
+        return "%s^{(%s)}" % (name_tex(letters, bold=False), digits)
+    return "{%s}" % name_tex(name, bold=False)
+
+
+def transposed_entry_base_tex(name: str) -> str:
+    """The transpose of a name, ready for a parenthesis and an index: ``W^{\top}``,
+    ``W^{(1)\top}``."""
+    base = entry_base_tex(name)
+    if base.endswith(")}"):
+        return base[:-1] + r"\top}"
+    return r"%s^{\top}" % name_tex(name, bold=False)
 
 
 class ExprPrinter:
@@ -296,7 +320,11 @@ class ExprPrinter:
                     isinstance(sub, E.Number) and sub.value < 0)
                 return wrap(sub, not loose)
             if isinstance(node, E.Hadamard) and isinstance(node.left, E.Number):
-                return f"{operand(node.left)} {operand(node.right)}"
+                # 2 \mathbf{1}_{2 \times 1} would read as 21: a visible \cdot before the ones
+                joiner = r" \cdot " if isinstance(node.right, E.Ones) else " "
+                return f"{operand(node.left)}{joiner}{operand(node.right)}"
+            if isinstance(node, E.Hadamard) and isinstance(node.right, E.Number):
+                return r"%s \cdot %s" % (operand(node.left), operand(node.right))  # a scaling, not an entrywise product
             symbol = " " if isinstance(node, E.MatMul) else r" \odot "
             return operand(node.left) + symbol + operand(node.right)
         if isinstance(node, E.Div) and not isinstance(node.right, (E.Number, E.Constant)):
@@ -366,7 +394,7 @@ class IndexPrinter:
             return "%s_{%s}" % (entry_base_tex(matrix.name), index)
         if isinstance(matrix, E.Transpose) and isinstance(matrix.operand, E.Name):
             # braces round the parenthesis before a sub- or superscript: chktex asks for them
-            return r"{(%s^{\top})}_{%s}" % (name_tex(matrix.operand.name, bold=False), index)
+            return r"{(%s)}_{%s}" % (transposed_entry_base_tex(matrix.operand.name), index)
         return r"{\left(%s\right)}_{%s}" % (self.matrices(matrix), index)
 
     def __call__(self, node, level: int = 0) -> str:
@@ -718,7 +746,8 @@ def document_data(derivation, notation: Notation | None = None) -> dict[str, Any
         "upstream": display(step.upstream),
         "result": display(step.result),
     } for step in derivation.rule_steps]
-    output = matrix_name(derivation.output_name)
+    # a scalar-valued output (a loss, L) in italics, as a lecturer writes a scalar
+    output = name_tex(derivation.output_name, bold and derivation.upstream_name is not None)
     return {
         "expression": display(derivation.expression),
         "sizes": derivation.sizes,

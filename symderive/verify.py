@@ -490,7 +490,7 @@ def equal_matrices(lhs, rhs, what: str) -> Verdict:
     pairs = (((i, j), lhs[i, j], rhs[i, j]) for i in range(lhs.rows) for j in range(lhs.cols))
     checked, failure = _first_failure(pairs)
     if failure is None:
-        method = (f"{what}: lhs - rhs is exactly 0 in each of the {lhs.rows * lhs.cols} "
+        method = (f"{what}: lhs - rhs is exactly 0 in each of the {lhs.rows * lhs.cols:,} "
                   f"entries ({lhs.rows}x{lhs.cols})")
     else:  # the counterexample names the entry, and says whether it differs or is undecided
         method = f"{what}: compared exactly entry by entry ({lhs.rows}x{lhs.cols})"
@@ -622,9 +622,9 @@ def equal_index_formula(tensor: Callable[[tuple[int, ...]], Any],
         # so this proves the identity; anything else is compared entry by entry below).
         expected = dict(zip(support, map(value, support)))
         if len(expected) == len(stored) and expected == stored:
-            method = (f"{what}: compared exactly at the {len(expected)} index tuples where either "
+            method = (f"{what}: compared exactly at the {len(expected):,} index tuples where either "
                       f"side can be nonzero (identical expressions); both sides vanish at the other "
-                      f"{total - len(expected)} of the {total} entries")
+                      f"{total - len(expected):,} of the {total:,} entries")
             return Verdict(True, len(expected), method)
     stored = set(stored)
     seen = set(support)
@@ -637,9 +637,9 @@ def equal_index_formula(tensor: Callable[[tuple[int, ...]], Any],
     if failure is not None:  # report the first failure in index order, the same on every run
         points = sorted(points)
         checked, failure = _first_failure((point, tensor(point), value(point)) for point in points)
-    method = (f"{what}: compared exactly at the {len(points)} index tuples where either "
-              f"side can be nonzero; both sides vanish at the other {total - len(points)} "
-              f"of the {total} entries")
+    method = (f"{what}: compared exactly at the {len(points):,} index tuples where either "
+              f"side can be nonzero; both sides vanish at the other {total - len(points):,} "
+              f"of the {total:,} entries")
     if failure is not None:  # the counterexample names the index tuple
         method = f"{what}: compared exactly, index tuple by index tuple"
     return Verdict(failure is None, checked, method, failure)

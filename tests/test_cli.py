@@ -264,3 +264,27 @@ def test_prove_an_unreadable_file_exits_2(tmp_path, setup, words):
     path = setup(tmp_path)
     code, out, err = run("prove", str(path))
     assert code == 2 and out == "" and words in err and "Traceback" not in err
+
+
+def test_a_scalar_output_is_called_L_alike_in_summary_json_and_document(tmp_path):
+    # a scalar-valued expression is a loss: Y reads as a matrix; the same name everywhere
+    code, out, _ = run("derive", "sum(exp(X @ W))", "--shape", "X=3x2", "--shape", "W=2x4",
+                       "--out", str(tmp_path))
+    assert code == 0
+    assert out.startswith("L = sum(exp(X @ W))") and "L is 1x1: differentiated directly (f = L)" in out
+    assert "dL/dX: 1x1x3x2 tensor, 6 of 6 entries nonzero" in out
+    # two identities (df/dX, df/dW): "both", not "all 2"
+    assert "both identities verified exactly" in out and "all 2 identities" not in out
+    document = (tmp_path / "sumexpXW_X3x2_W2x4.tex").read_text()
+    assert r"The chain rule on $L = " in document and r"$f = L$" in document  # italic: a scalar
+    code, out, _ = run("derive", "sum(exp(X @ W))", "--shape", "X=3x2", "--shape", "W=2x4", "--json",
+                       "--out", str(tmp_path))
+    assert json.loads(out)["expression"].startswith("L = ")
+
+
+def test_counts_in_the_summary_have_thousands_separators(tmp_path):
+    # dY/dX at X: 40x40, W: 40x40 has 40^4 = 2,560,000 entries, of which the
+    # support p = i has 40^3 = 64,000 nonzero (Y_pq contains X_pr only for p = i)
+    code, out, _ = run("derive", "X @ W", "--shape", "X=40x40", "--shape", "W=40x40", "--out", str(tmp_path))
+    assert code == 0, out
+    assert "dY/dX: 40x40x40x40 tensor, 64,000 of 2,560,000 entries nonzero" in out

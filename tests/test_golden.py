@@ -35,12 +35,19 @@ def test_the_standalone_golden_file_says_what_the_note_says_at_size_one():
     text = (GOLDEN / "XW_X1x1_W1x1.tex").read_text(encoding="utf-8")
     assert text.startswith(r"\documentclass") and text.rstrip().endswith(r"\end{document}")
     assert "\\mathbf{Y} = \\begin{pmatrix}\nX_{11} W_{11}\n\\end{pmatrix}" in text
-    assert r"$1 \times 1 \times 1 \times 1$" in text and "with 1 entry, of which 1 is nonzero" in text
+    assert r"$1 \times 1 \times 1 \times 1$" in text and "with a single entry, which is nonzero" in text
     assert "= \\begin{pmatrix}\nW_{11}\n\\end{pmatrix}" in text  # dY_11/dX_11 = W_11
     assert "= \\begin{pmatrix}\nX_{11}\n\\end{pmatrix}" in text  # dY_11/dW_11 = X_11
     assert r"\frac{\partial Y_{pq}}{\partial X_{ij}} = \delta_{pi} W_{jq}" in text
     assert r"\frac{\partial Y_{pq}}{\partial W_{ij}} = \delta_{qj} X_{pi}" in text
-    assert text.count("Of the 1 term, none vanishes.") == 2
+    # one term (p = q = 1), and it does not vanish: "the only term", not "Of the 1 term, none"
+    assert text.count("The only term does not vanish.") == 2 and "Of the 1 term" not in text
+    # the formula's support at 1x1x1x1 is the one index tuple (1,1,1,1)
+    assert text.count("at the only index tuple where either side can be nonzero") == 2
+    # the group's closing brace ends in %, so no space comes before the sentence
+    assert text.count("\\end{align*}}%\nThe only term") == 2
+    # a narrow header column: the word kept whole rather than hyphenated as wit-ness
+    assert r"\textbf{numeric \mbox{witness}}" in text
     # the witness of the general proof: all 3**3 size assignments, sum of n*m (or m*d) over them
     assert "every one of the 27 assignments of the sizes" in text
     assert text.count("equal at all 108 concrete instances") == 14
@@ -70,6 +77,8 @@ def test_the_fragment_golden_file_is_the_notes_two_by_two_example():
     assert matrix([["X_{21}", "0"], ["X_{22}", "0"]]) in text
     # the chain rule for X_11 and W_11: 4 terms each, 2 vanish
     assert text.count("Of the 4 terms, 2 vanish:") == 2
+    # delta_pi W_jq can be nonzero only at p = i: 2 * 2 * 2 = 8 of the 16 index tuples (i, j, p, q)
+    assert text.count("at all 8 index tuples where either side can be nonzero") == 2
     assert "{G_{11} W_{11} + G_{12} W_{12}.}" in text and "{G_{11} X_{11} + G_{21} X_{21}.}" in text
     # the whole gradients, G W^T and X^T G written out
     assert matrix([["G_{11} W_{11} + G_{12} W_{12}", "G_{11} W_{21} + G_{12} W_{22}"],
