@@ -27,7 +27,7 @@ from .pipeline import (DEFAULT_MAX_WORK, DEFAULT_SIZES, INCONSISTENT, REFUTED, U
 from .latex import compile_pdf, find_engine
 from .progress import Progress
 from .program import looks_like_program, read_program
-from .render import UPSTREAM_NOTATIONS, InterruptedAfterWriting, output_filename, render_forms, write_files
+from .render import FORMATS, UPSTREAM_NOTATIONS, InterruptedAfterWriting, document_files, write_files
 from .shapes import shape_argument, size_argument
 
 __all__ = ["main", "run"]
@@ -64,8 +64,9 @@ def _common_flags(parser: argparse.ArgumentParser, document: bool) -> None:
                                  "created if missing; a folder given here must exist): the "
                                  "standalone document NAME.tex and the fragment NAME_fragment.tex")
         parser.add_argument("--pdf", action="store_true",
-                            help="also compile the standalone document into NAME.pdf beside it "
-                                 "(latexmk or pdflatex, shell escape off)")
+                            help="also compile the standalone document (with --format beamer, the "
+                                 "slides) into a PDF beside it (latexmk or pdflatex, shell escape off)")
+        _format_flag(parser, "NAME.tex and NAME_fragment.tex")
         parser.add_argument("--upstream-notation", choices=UPSTREAM_NOTATIONS, default="fraction",
                             help="write the upstream gradient in closed forms as the note does, "
                                  "df/dY as a fraction (default), or by its short name, G")
@@ -80,6 +81,20 @@ def _common_flags(parser: argparse.ArgumentParser, document: bool) -> None:
                              f"(default {DEFAULT_MAX_WORK:,}, about 20 s; for expressions the estimate "
                              "does not model, a lower bound of the work is held against it)")
     _time_limit_flag(parser)
+
+
+def _format_flag(parser: argparse.ArgumentParser, latex: str) -> None:
+    parser.add_argument("--format", choices=FORMATS, default="latex",
+                        help=f"latex (default): {latex}; beamer: a beamer presentation NAME_slides.tex, "
+                             "one step a frame; markdown: a page NAME.md for Jupyter Book, Quarto or "
+                             "MkDocs, its maths in $$...$$ for KaTeX and MathJax")
+
+
+def _check_format(args) -> None:
+    """Refused before any work: a PDF of a Markdown page."""
+    if getattr(args, "pdf", False) and args.format == "markdown":
+        raise BadInput("--pdf compiles LaTeX; a Markdown page (--format markdown) is not compiled: "
+                       "leave out --pdf, or use --format latex or beamer")
 
 
 def _time_limit_flag(parser: argparse.ArgumentParser) -> None:
@@ -165,6 +180,7 @@ def _parsers() -> dict[str, argparse.ArgumentParser]:
     prove_parser.add_argument("--out", metavar="DIR", default=None,
                               help="also write the annotated LaTeX report NAME_report.tex into this "
                                    "existing folder: every step with a mark and its reason")
+    _format_flag(prove_parser, "the report NAME_report.tex (with --out)")
     _time_limit_flag(prove_parser)
     return {"note": note, "derive": derive_parser, "check": check_parser, "prove": prove_parser}
 
@@ -427,6 +443,12 @@ def _decided(derivation: Derivation) -> list[str]:
     return found
 
 
+def _main_and_fragment(texts: dict[Path, str]) -> tuple[Path, Path | None]:
+    """The file to compile (the first) and the LaTeX fragment, if the format has one (the second)."""
+    paths = list(texts)
+    return paths[0], (paths[1] if len(paths) > 1 else None)
+
+
 def _file_state(path: Path):
     try:
         status = path.stat()
@@ -464,6 +486,7 @@ def _run(argv: list[str], stdout: TextIO) -> int:
         else:
             _check_summary(result, stdout)
         return int(EXIT[result.status])
+    _check_format(args)
     folder = _output_folder(args.out)
     # checked before any work: a bad title or no LaTeX engine, and nothing is written
     notation = Derivation._notation(args.upstream_notation, not args.plain_names, args.title)
@@ -480,15 +503,13 @@ def _run(argv: list[str], stdout: TextIO) -> int:
                                     upstream=args.upstream, max_work=max_work, progress=progress,
                                     **_sizes(args))
             budget.stage("writing the document")
-            path = folder / output_filename(derivation)
-            fragment_path = folder / output_filename(derivation, fragment=True)
-            standalone, fragment = render_forms(derivation, notation)
+            texts = {folder / name: text for name, text in document_files(derivation, notation, args.format).items()}
     except TimeLimitReached as reached:
         progress.close()
         raise _stopped(reached, args) from None
-    texts = {path: standalone, fragment_path: fragment}
+    path, fragment_path = _main_and_fragment(texts)
     try:
-        write_files(texts)  # both or neither
+        write_files(texts)  # all or none
     except OSError as problem:
         raise BadInput(f"--out: cannot write into {folder}: {problem.strerror or problem}") from None
     pdf_path = None
@@ -502,17 +523,18 @@ def _run(argv: list[str], stdout: TextIO) -> int:
         except TimeLimitReached as reached:
             if _file_state(pdf_target) == before:  # else the PDF was in place just before the deadline
                 reached = TimeLimitReached(seconds, reached.stage, _decided(derivation), [], [])
-                raise _stopped(reached, args, written=[path, fragment_path],
+                raise _stopped(reached, args, written=list(texts),
                                after="; no PDF" + (" (an older one is kept)" if before else "")) from None
             pdf_path = pdf_target
     if args.json:
         report = derivation.report()
         report["output"] = str(path)
-        report["fragment"] = str(fragment_path)
+        report["fragment"] = None if fragment_path is None else str(fragment_path)
+        report["format"] = args.format
         report["pdf"] = None if pdf_path is None else str(pdf_path)
         print(json.dumps(report, indent=2, sort_keys=True), file=stdout)
     else:
-        _summary(derivation, [path, fragment_path] + ([pdf_path] if pdf_path else []), stdout)
+        _summary(derivation, list(texts) + ([pdf_path] if pdf_path else []), stdout)
     return int(EXIT[derivation.status])
 
 
@@ -595,11 +617,13 @@ def _check_notes(document, k: int):
 
 def _run_prove(args, seconds: float, stdout: TextIO) -> int:
     """prove FILE: read the derivations, check every step, print (and with --out write) the report."""
-    from .notes_report import exit_status, print_notes_report, render_notes_report, report_filename
+    from .notes_report import exit_status, print_notes_report, report_files
 
     k = size_argument("--k", args.k)
     if k > 6:
         raise BadInput(f"--k: at most 6, got {k}")
+    if args.format != "latex" and args.out is None:
+        raise BadInput(f"--format {args.format} chooses the form of the report written with --out DIR; give --out")
     folder = _output_folder(args.out) if args.out is not None else None  # checked before any work
     kind = _notes_kind(args.file)
     try:
@@ -609,7 +633,7 @@ def _run_prove(args, seconds: float, stdout: TextIO) -> int:
             report = _check_notes(document, k)
             if folder is not None:
                 budget.stage("writing the report")
-                texts = {folder / report_filename(args.file): render_notes_report(report)}
+                texts = {folder / name: text for name, text in report_files(report, args.file, args.format).items()}
     except TimeLimitReached as reached:
         raise _stopped(reached, args, document=False, file=args.file) from None
     written: list[Path] = []
@@ -689,32 +713,33 @@ def _run_program(command: str, args, text: str, seconds: float, stdout: TextIO) 
         else:
             _program_check_summary(result, stdout)
         return int(EXIT[result.status])
+    _check_format(args)
     folder = _output_folder(args.out)
     notation = Derivation._notation(args.upstream_notation, not args.plain_names, args.title)
     engine = find_engine() if args.pdf else None
-    from .render import program_filename, render_program_forms
+    from .render import program_files
 
     try:
         with budget.within(seconds):
             budget.stage("deriving the backward pass")
             derivation = derive_program(program, sizes=sizes, shapes=shapes, upstream=upstream)
             budget.stage("writing the document")
-            path = folder / program_filename(derivation)
-            fragment_path = folder / program_filename(derivation, fragment=True)
-            standalone, fragment = render_program_forms(derivation, notation)
+            texts = {folder / name: text for name, text in program_files(derivation, notation, args.format).items()}
     except TimeLimitReached as reached:
         raise _stopped(reached, args) from None
+    path, fragment_path = _main_and_fragment(texts)
     try:
-        write_files({path: standalone, fragment_path: fragment})
+        write_files(texts)
     except OSError as problem:
         raise BadInput(f"--out: cannot write into {folder}: {problem.strerror or problem}") from None
     pdf_path = compile_pdf(path, engine) if args.pdf else None
     if args.json:
         report = derivation.report()
-        report.update(output=str(path), fragment=str(fragment_path), pdf=None if pdf_path is None else str(pdf_path))
+        report.update(output=str(path), fragment=None if fragment_path is None else str(fragment_path),
+                      format=args.format, pdf=None if pdf_path is None else str(pdf_path))
         print(json.dumps(report, indent=2, sort_keys=True, default=str), file=stdout)
     else:
-        _program_summary(derivation, [path, fragment_path] + ([pdf_path] if pdf_path else []), stdout)
+        _program_summary(derivation, list(texts) + ([pdf_path] if pdf_path else []), stdout)
     return int(EXIT[derivation.status])
 
 

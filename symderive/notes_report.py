@@ -30,7 +30,7 @@ from .notes import READING, REFUSAL, SKIPPED, SLIP, NotesReport
 from .prove import CHECKED, FALSE, PROVEN
 
 __all__ = ["print_notes_report", "render_notes_report", "report_data", "report_filename", "exit_status",
-           "safe_maths", "plain_text", "text_tex", "REPORT_SUFFIX"]
+           "safe_maths", "plain_text", "text_tex", "report_files", "REPORT_SUFFIX"]
 
 REPORT_SUFFIX = "_report.tex"
 MAX_SHOWN = 2000  # characters of a step's LaTeX put into the report at most; longer ones are shown as text
@@ -488,6 +488,25 @@ def text_tex(text: object) -> str:
 
     out = escape_latex(plain_text(text, limit=10 * MAX_PLAIN))
     return out.replace("<", r"\textless{}").replace(">", r"\textgreater{}").replace("|", r"\textbar{}")
+
+
+def report_files(report: NotesReport, name: str, form: str = "latex") -> dict[str, str]:
+    """The annotated report in ``form`` (render.FORMATS), file name -> text, from one
+    report_data: NAME_report.tex (latex), NAME_report_slides.tex (a beamer
+    presentation), NAME_report.md (a Markdown page)."""
+    from .render import FORMATS, SLIDES_SUFFIX, environment
+
+    stem = report_filename(name)[:-len(".tex")]
+    if form == "latex":
+        return {stem + ".tex": render_notes_report(report)}
+    if form not in FORMATS:
+        raise ValueError(f"unknown format {form!r}; expected one of {', '.join(FORMATS)}")
+    env = environment()
+    env.filters["t"] = text_tex
+    data = report_data(report)
+    if form == "beamer":
+        return {stem + SLIDES_SUFFIX + ".tex": env.get_template("beamer_notes.tex.j2").render(**data)}
+    return {stem + ".md": env.get_template("markdown_notes.md.j2").render(**data)}
 
 
 def render_notes_report(report: NotesReport) -> str:

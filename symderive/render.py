@@ -833,6 +833,27 @@ def prose_latex(text: object) -> str:
     return out.replace(" - ", " $-$ ")
 
 
+# Markdown: characters that would start emphasis, code, a heading, a link, an
+# HTML tag, a table cell or maths in a Markdown page, each escaped with a
+# backslash to stand for itself (text from the templates never starts a line
+# with data, so the list markers - + 1. need no escape).
+_MARKDOWN_SPECIALS = frozenset("\\`*_[]<>#|$~")
+
+
+def escape_markdown(text: object) -> str:
+    """Plain text made safe for Markdown (CommonMark, MyST, Pandoc, Python-Markdown):
+    each special character escaped, control characters as spaces."""
+    return "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ("\\" + ch if ch in _MARKDOWN_SPECIALS else ch)
+                   for ch in str(text))
+
+
+def prose_markdown(text: object) -> str:
+    """One of symderive's own messages as Markdown text, as :func:`prose_latex`
+    does for LaTeX: escaped, with a size such as 4x5 written $4 \\times 5$."""
+    out = escape_markdown(text)
+    return re.sub(r"\b\d+(?:x\d+)+\b", lambda found: "$%s$" % found.group().replace("x", r" \times "), out)
+
+
 def template_dir() -> Path:
     """Where the templates are: the source checkout's templates/, else the installed package's.
 
@@ -874,6 +895,8 @@ def environment() -> jinja2.Environment:
     )
     env.filters["e"] = escape_latex
     env.filters["prose"] = prose_latex
+    env.filters["md"] = escape_markdown
+    env.filters["mdprose"] = prose_markdown
     return env
 
 
@@ -891,6 +914,33 @@ def render_forms(derivation, notation: Notation | None = None) -> tuple[str, str
     template = environment().get_template("document.tex.j2")
     return (template.render(layout="standalone.tex.j2", **data),
             template.render(layout="fragment.tex.j2", **data))
+
+
+# The forms of a document (--format): LaTeX (the standalone document and its
+# fragment), a beamer presentation, or a Markdown page with KaTeX/MathJax maths.
+FORMATS = ("latex", "beamer", "markdown")
+SLIDES_SUFFIX = "_slides"  # NAME_slides.tex: the beamer presentation beside NAME.tex
+_FORM_TEMPLATES = {"beamer": ("beamer_%s.tex.j2", SLIDES_SUFFIX + ".tex"), "markdown": ("markdown_%s.md.j2", ".md")}
+
+
+def _files(stem: str, kind: str, data: dict[str, Any], form: str) -> dict[str, str]:
+    """File name -> text for one document in ``form``; the first file is the one to compile."""
+    template_name = "document.tex.j2" if kind == "document" else kind + ".tex.j2"
+    if form == "latex":
+        template = environment().get_template(template_name)
+        return {stem + ".tex": template.render(layout="standalone.tex.j2", **data),
+                stem + "_fragment.tex": template.render(layout="fragment.tex.j2", **data)}
+    if form not in _FORM_TEMPLATES:
+        raise ValueError(f"unknown format {form!r}; expected one of {', '.join(FORMATS)}")
+    pattern, suffix = _FORM_TEMPLATES[form]
+    return {stem + suffix: environment().get_template(pattern % kind).render(**data)}
+
+
+def document_files(derivation, notation: Notation | None = None, form: str = "latex") -> dict[str, str]:
+    """An expression's document in ``form`` (one of FORMATS), file name -> text:
+    for latex NAME.tex and NAME_fragment.tex (as render_forms), for beamer
+    NAME_slides.tex, for markdown NAME.md; all from one document_data."""
+    return _files(output_stem(derivation), "document", document_data(derivation, notation), form)
 
 
 def render_check(result) -> str:
@@ -1468,6 +1518,12 @@ def render_program_forms(derivation, notation: Notation | None = None) -> tuple[
     template = environment().get_template("program.tex.j2")
     return (template.render(layout="standalone.tex.j2", **data),
             template.render(layout="fragment.tex.j2", **data))
+
+
+def program_files(derivation, notation: Notation | None = None, form: str = "latex") -> dict[str, str]:
+    """A program's document in ``form`` (one of FORMATS), file name -> text, as
+    :func:`document_files`; all from one program_data."""
+    return _files(program_stem(derivation), "program", program_data(derivation, notation), form)
 
 
 def program_filename(derivation, fragment: bool = False) -> str:

@@ -153,7 +153,7 @@ def test_the_message_says_what_was_decided_before_the_time_ran_out(tmp_path, mon
 def test_time_running_out_while_typesetting_writes_nothing(tmp_path, monkeypatch):
     import symderive.cli
 
-    monkeypatch.setattr(symderive.cli, "render_forms", lambda *args, **kwargs: busy())
+    monkeypatch.setattr(symderive.cli, "document_files", lambda *args, **kwargs: busy())
     code, out, err, seconds = timed_run("--time-limit", "1", "--out", str(tmp_path))
     assert code == 3 and seconds < STOPS_WITHIN
     assert "while writing the document" in err and "df/dW = X.T @ G verified" in err
