@@ -44,6 +44,8 @@ MAX_CHAIN_TERMS = 12  # terms of the written-out chain-rule sum before eliding
 LINE_WIDTH = 48  # visible characters on one line of a written-out sum
 TENSOR_MAX_ROWS = 16  # a whole 4th-rank tensor is shown only up to P*I rows ...
 TENSOR_MAX_COLS = 10  # ... and Q*J columns; otherwise one slice of it
+TENSOR_MAX_WIDTH = 80  # characters of maths across the whole tensor, at most
+NARROWER_COLUMNS = (4, 3, 2)  # columns kept when a matrix is too wide to read: 2 is the first and dots
 
 
 # ---------------------------------------------------------------------------
@@ -512,13 +514,16 @@ def _kept(count: int, limit: int) -> list[int | None]:
     """Which of ``count`` positions to show: all, or the first and last few with None between."""
     if count <= limit:
         return list(range(count))
+    if limit < 3:  # the first, then dots
+        return [0, None]
     head = limit - 2
     return list(range(head)) + [None] + [count - 1]
 
 
-def matrix_cells(matrix: sympy.MatrixBase, printer: MathPrinter,
+def matrix_cells(matrix: sympy.MatrixBase, printer: MathPrinter | None,
                  max_rows: int = MAX_MATRIX_ROWS, max_cols: int = MAX_MATRIX_COLS) -> list[list[Cell]]:
-    """The cells of ``matrix``, its middle rows and columns elided past the bounds."""
+    """The cells of ``matrix``, its middle rows and columns elided past the bounds
+    (with no printer, its entries are printed already)."""
     rows = []
     for i in _kept(matrix.rows, max_rows):
         row = []
@@ -530,7 +535,7 @@ def matrix_cells(matrix: sympy.MatrixBase, printer: MathPrinter,
             elif j is None:
                 row.append(Cell(dots="h"))
             else:
-                row.append(Cell(printer.doprint(to_sympy(matrix[i, j]))))
+                row.append(Cell(matrix[i, j] if printer is None else printer.doprint(to_sympy(matrix[i, j]))))
         rows.append(row)
     return rows
 
@@ -539,13 +544,24 @@ def _shown_matrix(name_tex: str, matrix, printer: MathPrinter) -> dict[str, Any]
     sums = any(getattr(matrix[i, j], "is_Add", False)
                for i in range(min(matrix.rows, 2)) for j in range(min(matrix.cols, 2)))
     max_cols = MAX_SUM_MATRIX_COLS if sums else MAX_MATRIX_COLS
+    cells = matrix_cells(matrix, printer, MAX_MATRIX_ROWS, max_cols)
     return {
         "name": name_tex,
         "rows": matrix.rows,
         "cols": matrix.cols,
-        "cells": matrix_cells(matrix, printer, MAX_MATRIX_ROWS, max_cols),
+        "cells": cells,
         "elided": matrix.rows > MAX_MATRIX_ROWS or matrix.cols > max_cols,
+        # the layouts to try in turn: all the columns kept, then fewer (the first
+        # and last), then the first alone; the template takes the first that fits
+        "layouts": [cells] + _narrower(matrix, printer, MAX_MATRIX_ROWS, max_cols),
     }
+
+
+def _narrower(matrix, printer: MathPrinter, max_rows: int, max_cols: int) -> list[list[list[Cell]]]:
+    """``matrix``'s cells with fewer columns than ``max_cols``, narrowest last: what
+    a wide matrix falls back to rather than being shrunk below legibility."""
+    return [matrix_cells(matrix, printer, max_rows, limit)
+            for limit in NARROWER_COLUMNS if limit < min(matrix.cols, max_cols)]
 
 
 def _entry_tex(printer: MathPrinter, base: str, i: int, j: int, separate: bool) -> str:
@@ -575,6 +591,12 @@ def _jacobian_view(derivation, name: str, printer: MathPrinter, plain: MathPrint
     blocks = None
     if whole:
         blocks = [[matrix_cells(jac.block(p, q), printer, I, J) for q in range(Q)] for p in range(P)]
+        # written whole only when it can be read: a line holds about TENSOR_MAX_WIDTH
+        # characters of maths; a wider tensor is shown by its first slice alone
+        columns = [max(_display_width(blocks[p][q][i][j].tex) for p in range(P) for i in range(I)) + 2
+                   for q in range(Q) for j in range(J)]
+        if sum(columns) + 2 * Q > TENSOR_MAX_WIDTH:
+            blocks = None
     # the first slice dY_11/dA, written with the note's fractions and then by value
     variables = None
     if I <= MAX_MATRIX_ROWS and J <= MAX_MATRIX_COLS:
@@ -588,12 +610,49 @@ def _jacobian_view(derivation, name: str, printer: MathPrinter, plain: MathPrint
         "first_entry": _entry_tex(plain, out, 1, 1, sep_out),
         "slice_variables": variables,
         "slice_values": matrix_cells(_Slice(jac, 0, 0), printer),
+        # how the slice is set: on one line; its two matrices on two lines; then
+        # with fewer columns (the template takes the first layout that fits)
+        "slice_layouts": _slice_layouts(jac, printer, plain, name, sep_in, variables is not None),
     }
+
+
+def _slice_layouts(jac, printer: MathPrinter, plain: MathPrinter, name: str, sep_in: bool,
+                   with_variables: bool) -> list[dict[str, Any]]:
+    _, _, I, J = jac.shape
+    values = _Slice(jac, 0, 0)
+    variables = _Variables(plain, name, sep_in, I, J)
+    layouts = [{"variables": matrix_cells(variables, None, I, J) if with_variables else None,
+                "cells": matrix_cells(values, printer), "stacked": False}]
+    if with_variables:
+        layouts.append(dict(layouts[0], stacked=True))
+    for limit in NARROWER_COLUMNS:
+        if limit < min(J, MAX_MATRIX_COLS):
+            layouts.append({"variables": matrix_cells(variables, None, I, limit) if with_variables else None,
+                            "cells": matrix_cells(values, printer, MAX_MATRIX_ROWS, limit),
+                            "stacked": with_variables})
+    return layouts
+
+
+class _Variables:
+    """The entries A_ij of a matrix, as printed names (for matrix_cells with no printer)."""
+
+    def __init__(self, plain: MathPrinter, name: str, separate: bool, rows: int, cols: int) -> None:
+        self.plain, self.name, self.separate, self.rows, self.cols = plain, name, separate, rows, cols
+
+    def __getitem__(self, key):
+        return _entry_tex(self.plain, self.name, key[0] + 1, key[1] + 1, self.separate)
 
 
 def _visible_width(tex: str) -> int:
     """A rough count of the characters a piece of maths shows (commands and braces dropped)."""
     return len(re.sub(r"\\[a-zA-Z]+|[{}^_ ]", "", tex))
+
+
+def _display_width(tex: str) -> int:
+    """A rough width, in characters, of a piece of maths as set: the visible characters,
+    and a named function (\\tanh, \\exp) or a fraction as a few more."""
+    named = len(re.findall(r"\\(?:frac|dfrac|tanh|sinh|cosh|exp|log|sin|cos|sigma|operatorname)\b", tex))
+    return _visible_width(tex) + 3 * named
 
 
 def _lines(items: list, key: str, show) -> list[list[dict]]:
