@@ -259,8 +259,14 @@ class ExprPrinter:
                  bold: bool = True) -> None:
         self.upstream, self.output, self.fraction, self.bold = upstream, output, upstream_fraction, bold
 
+    named: dict = {}  # sub-expressions printed by a name (set by broken_lines)
+    exempt = None  # ... except this one, whose definition is being printed
+
     def __call__(self, node) -> str:
         from . import expr as E
+
+        if self.named and node is not self.exempt and node in self.named:
+            return self.named[node]
 
         def wrap(sub, bare: bool) -> str:
             return self(sub) if bare else r"\left(%s\right)" % self(sub)
@@ -653,6 +659,89 @@ def _display_width(tex: str) -> int:
     and a named function (\\tanh, \\exp) or a fraction as a few more."""
     named = len(re.findall(r"\\(?:frac|dfrac|tanh|sinh|cosh|exp|log|sin|cos|sigma|operatorname)\b", tex))
     return _visible_width(tex) + 3 * named
+
+
+LINE_BUDGET = 64  # characters of maths (as _display_width counts them) on one displayed line
+SUB_NAMES = r"\mathbf{\Phi}_{%d}"  # the names given to sub-expressions of a long formula
+
+
+def _terms(node) -> list[tuple[str, Any]]:
+    """The terms of a sum, with their signs: a - (b + c) has the terms a and -(b + c)."""
+    from . import expr as E
+
+    if isinstance(node, (E.Add, E.Sub)):
+        right_bare = not isinstance(node.right, (E.Add, E.Sub, E.Neg))
+        return _terms(node.left) + [("+" if isinstance(node, E.Add) else "-", node.right, right_bare)]
+    return [("", node, True)]
+
+
+def broken_lines(printer: ExprPrinter, tree, budget: int = LINE_BUDGET, first: int = 1) -> dict[str, Any]:
+    """``tree`` printed for reading: its terms in lines of about ``budget`` characters,
+    and a term too long for a line with its largest sub-expressions that fit one named
+    (Phi_1, Phi_2, ...) and defined after it.  What a person does with a formula wider
+    than the page, instead of shrinking it below legibility."""
+    from . import expr as E
+
+    named: dict = {}
+    definitions: list = []
+    printer.named, printer.exempt = named, None
+    try:
+        def width(node) -> int:
+            return _display_width(printer(node))
+
+        for _ in range(12):
+            wide = [t for _, t, _ in _terms(tree) if width(t) > budget]
+            if not wide:
+                break
+            best, best_width = None, 0
+            stack = list(wide[0].children())
+            while stack:
+                node = stack.pop()
+                if node in named or isinstance(node, (E.Name, E.Number)):
+                    continue
+                w = width(node)
+                if w <= budget:
+                    if w > best_width:
+                        best, best_width = node, w
+                else:
+                    stack.extend(node.children())
+            if best is None or best_width < 8:
+                break
+            named[best] = SUB_NAMES % (len(definitions) + first)
+            definitions.append(best)
+
+        def text(sign: str, node, bare: bool) -> str:
+            body = printer(node) if bare else r"\left(%s\right)" % printer(node)
+            return f"{sign} {body}" if sign else body
+
+        lines: list[str] = []
+        used = budget + 1
+        for sign, node, bare in _terms(tree):
+            piece = text(sign, node, bare)
+            w = _display_width(piece)
+            if lines and used + w <= budget:
+                lines[-1] += " " + piece
+                used += w
+            else:
+                lines.append(piece)
+                used = w
+        where = []
+        for node in definitions:
+            printer.exempt = node
+            where.append({"name": named[node], "tex": printer(node)})
+        return {"lines": lines, "where": where}
+    finally:
+        printer.named, printer.exempt = {}, None
+
+
+def _broken_all(printer: ExprPrinter, trees: list) -> list[dict[str, Any]]:
+    """broken_lines of each of ``trees``, displayed together: their named
+    sub-expressions numbered on from one to the next."""
+    done, first = [], 1
+    for tree in trees:
+        done.append(None if tree is None else broken_lines(printer, tree, first=first))
+        first += 0 if tree is None else len(done[-1]["where"])
+    return done
 
 
 def _lines(items: list, key: str, show) -> list[list[dict]]:
@@ -1118,6 +1207,8 @@ class ProgramPrinter(ExprPrinter):
     def __call__(self, node) -> str:
         from . import expr as E
 
+        if self.named and node is not self.exempt and node in self.named:
+            return self.named[node]
         if isinstance(node, E.Name):
             if node.name in self.gradients:
                 return self.partial(self.gradients[node.name])
@@ -1314,6 +1405,8 @@ def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]
             "parts": parts[step.argument],
             "total": display(so_far[step.argument][0] if len(so_far[step.argument]) == 1 else
                              _sum_of(so_far[step.argument])) if last_of_several else None,
+            "total_lines": broken_lines(display, so_far[step.argument][0] if len(so_far[step.argument]) == 1 else
+                                        _sum_of(so_far[step.argument])) if last_of_several else None,
             "lemmas": lemmas,
             "check": _check_view(checks.get((step.step, step.argument))),
             "proven": step.proven,
@@ -1332,7 +1425,12 @@ def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]
         concrete = bp.closed_forms[name]
         form = symbolic_closed.get(name, concrete)
         closed.append({"gradient": display.partial(name), "form": display(form),
-                       "form_here": display(concrete) if form != concrete else None})
+                       "form_here": display(concrete) if form != concrete else None,
+                       "form_tree": form, "form_here_tree": concrete if form != concrete else None})
+    # the same, in lines that fit the page (long terms named), each display numbering on its names
+    for key in ("form", "form_here"):
+        for g, lines in zip(closed, _broken_all(display, [g.pop(key + "_tree") for g in closed])):
+            g[key + "_lines"] = lines
 
     trees = ([step.expression for step in program.steps] + [step.contribution for step in bp.steps]
              + list(bp.closed_forms.values()))
@@ -1415,8 +1513,10 @@ def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]
         "example_short": None if fraction else display.partial(example),
         "groups": groups,
         "steps": steps_flat,
-        "staged": [{"gradient": display.partial(name),
-                    "value": display(symbolic_sums.get(name, value))} for name, value in bp.gradients.items()],
+        "staged": [{"gradient": display.partial(name), "value": display(symbolic_sums.get(name, value)),
+                    "value_lines": lines}
+                   for (name, value), lines in zip(bp.gradients.items(), _broken_all(
+                       display, [symbolic_sums.get(name, value) for name, value in bp.gradients.items()]))],
         "closed": closed,
         "independent": independent,
         "lemmas": [{
