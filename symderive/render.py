@@ -658,7 +658,8 @@ def _display_width(tex: str) -> int:
     """A rough width, in characters, of a piece of maths as set: the visible characters,
     and a named function (\\tanh, \\exp) or a fraction as a few more."""
     named = len(re.findall(r"\\(?:frac|dfrac|tanh|sinh|cosh|exp|log|sin|cos|sigma|operatorname)\b", tex))
-    return _visible_width(tex) + 3 * named
+    symbols = len(re.findall(r"\\(?!(?:left|right|mathbf|frac|dfrac|tfrac|text|operatorname|begin|end)\b)[a-zA-Z]+", tex))
+    return _visible_width(tex) + 3 * named + symbols
 
 
 LINE_BUDGET = 64  # characters of maths (as _display_width counts them) on one displayed line
@@ -853,6 +854,7 @@ def document_data(derivation, notation: Notation | None = None) -> dict[str, Any
             "gradient": _shown_matrix(r"\frac{\partial f}{\partial %s}" % matrix_name(name),
                                       derivation.raw_gradients[name], printer),
             "closed_form": display(derivation.closed_form_trees[name]),
+            "closed_form_lines": broken_lines(display, derivation.closed_form_trees[name]),
             "closed_form_short": short(derivation.closed_form_trees[name]),
             "verdict": _verdict_view(identities[("gradient", name)]),
         })
@@ -865,6 +867,7 @@ def document_data(derivation, notation: Notation | None = None) -> dict[str, Any
         "operation": step.rule.operation,
         "upstream": display(step.upstream),
         "result": display(step.result),
+        "result_lines": broken_lines(display, step.result),
     } for step in derivation.rule_steps]
     output = matrix_name(derivation.output_name)
     return {
@@ -920,10 +923,14 @@ def _identity_row(identity, printer: MathPrinter, display: ExprPrinter, derivati
     if identity.kind == "jacobian":
         lhs = r"\frac{\partial %s_{pq}}{\partial %s_{ij}}" % (out, entry_base_tex(identity.wrt))
         rhs = printer.doprint(identity.claim)
+        lines = {"lines": [rhs], "where": []}
     else:
         lhs = r"\frac{\partial f}{\partial %s}" % name_tex(identity.wrt, bold)
         rhs = display(identity.claim)
-    return {"kind": identity.kind, "lhs": lhs, "rhs": rhs, "verdict": _verdict_view(identity)}
+        # a table's cell holds about half a line
+        lines = broken_lines(display, identity.claim, budget=LINE_BUDGET // 3)
+        lines["lines"] = lines["lines"] if not lines["where"] else [rhs]  # a cell names nothing
+    return {"kind": identity.kind, "lhs": lhs, "rhs": rhs, "rhs_lines": lines, "verdict": _verdict_view(identity)}
 
 
 # ---------------------------------------------------------------------------
