@@ -745,12 +745,26 @@ def _broken_all(printer: ExprPrinter, trees: list) -> list[dict[str, Any]]:
     return done
 
 
-def _lines(items: list, key: str, show) -> list[list[dict]]:
+def _with_gaps(keep: list[int], count: int) -> list[int | None]:
+    """The positions ``keep`` of ``count``, in order, with None (dots) for each run left out."""
+    out: list[int | None] = []
+    previous = -1
+    for k in keep:
+        if k > previous + 1:
+            out.append(None)
+        out.append(k)
+        previous = k
+    if previous < count - 1:
+        out.append(None)
+    return out
+
+
+def _lines(items: list, key: str, show, keep: list[int] | None = None) -> list[list[dict]]:
     """Items of a long sum: elided past MAX_CHAIN_TERMS, printed by ``show`` (only
     those kept), then broken into lines of about LINE_WIDTH visible characters,
     the first item marked."""
     shown = [dict(show(items[k]), first=False) if k is not None else {"dots": True, "first": False}
-             for k in _kept(len(items), MAX_CHAIN_TERMS)]
+             for k in (_kept(len(items), MAX_CHAIN_TERMS) if keep is None else _with_gaps(keep, len(items)))]
     if shown:
         shown[0]["first"] = True
     lines: list[list[dict]] = [[]]
@@ -796,7 +810,12 @@ def _chain_rule_view(derivation, name: str, printer: MathPrinter, plain: MathPri
     kept = [t for t in terms if t.vanishes is None]
     # the sum as the note writes it, then by value, then without its vanishing
     # terms (only when some vanish: otherwise that line would repeat the one before)
-    groups = [(True, _lines(terms, "symbolic", show)), (False, _lines(terms, "shown", show))]
+    # by value, a sum too long to write out shows its nonzero terms and elides the vanishing ones
+    nonzero = [k for k, t in enumerate(terms) if t.vanishes is None]
+    if len(nonzero) > MAX_CHAIN_TERMS:
+        nonzero = nonzero[:MAX_CHAIN_TERMS - 2] + nonzero[-1:]
+    keep = nonzero if len(terms) > MAX_CHAIN_TERMS and nonzero else None
+    groups = [(True, _lines(terms, "symbolic", show)), (False, _lines(terms, "shown", show, keep))]
     if len(kept) < len(terms):
         groups.append((False, _lines(kept, "shown", show)))
     rows = []
