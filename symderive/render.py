@@ -628,14 +628,14 @@ def _slice_layouts(jac, printer: MathPrinter, plain: MathPrinter, name: str, sep
     values = _Slice(jac, 0, 0)
     variables = _Variables(plain, name, sep_in, I, J)
     layouts = [{"variables": matrix_cells(variables, None, I, J) if with_variables else None,
-                "cells": matrix_cells(values, printer), "stacked": False}]
+                "cells": matrix_cells(values, printer), "stacked": False, "elided": False}]
     if with_variables:
         layouts.append(dict(layouts[0], stacked=True))
     for limit in NARROWER_COLUMNS:
         if limit < min(J, MAX_MATRIX_COLS):
             layouts.append({"variables": matrix_cells(variables, None, I, limit) if with_variables else None,
                             "cells": matrix_cells(values, printer, MAX_MATRIX_ROWS, limit),
-                            "stacked": with_variables})
+                            "stacked": with_variables, "elided": True})
     return layouts
 
 
