@@ -835,6 +835,70 @@ def _chain_rule_view(derivation, name: str, printer: MathPrinter, plain: MathPri
     }
 
 
+def _contraction_view(derivation, name: str, plain: MathPrinter, bold: bool) -> dict[str, Any] | None:
+    """The note's steps at the chosen entry A_11, at the sizes chosen: of the chain-rule
+    sum only the terms with one index fixed survive (the delta contraction); each
+    survivor's local derivative is an entry of another input, written as an entry of
+    its transpose when its indices run the other way; and the sum is then recognised
+    as entry (1,1) of a product.  None when the entry's sum has no such shape (any
+    expression but a product of two matrices, or a survivor that is not one entry)."""
+    from .chain_rule import chain_rule_entry
+
+    jac = derivation.jacobians[name]
+    P, Q, I, J = jac.shape
+    terms = [t for t in chain_rule_entry(jac, derivation.raw_upstream, 0, 0).terms if t.vanishes is None]
+    if len(terms) < 2 or derivation.upstream_name is None:
+        return None
+    where = {}  # entry symbol -> (matrix, row, column)
+    for other, matrix in derivation.raw_inputs.items():
+        if other != name:
+            for r in range(matrix.rows):
+                for c in range(matrix.cols):
+                    where[str(matrix[r, c])] = (other, r, c)
+    found = [where.get(str(to_sympy(t.local))) for t in terms]
+    if None in found or len({f[0] for f in found}) != 1:
+        return None
+    other = found[0][0]
+    if len({t.p for t in terms}) == 1 and [t.q for t in terms] == list(range(Q)):
+        free, fixed, fixed_value, upper = "q", "p", terms[0].p, Q
+        steps = [t.q for t in terms]
+    elif len({t.q for t in terms}) == 1 and [t.p for t in terms] == list(range(P)):
+        free, fixed, fixed_value, upper = "p", "q", terms[0].q, P
+        steps = [t.p for t in terms]
+    else:
+        return None
+    rows, cols = [f[1] for f in found], [f[2] for f in found]
+    # the local derivative M_{a k} (k the free index) or M_{k b}
+    if len(set(rows)) == 1 and cols == steps:
+        local_fixed, local_free_first = rows[0], False
+    elif len(set(cols)) == 1 and rows == steps:
+        local_fixed, local_free_first = cols[0], True
+    else:
+        return None
+    # the upstream entry G_{i k} (free = q) or G_{k j} (free = p); the sum is a product
+    # when the free index is summed between neighbours: G_{ik} M_{kb} or M_{ak} G_{kj}
+    transposed = (free == "q") != local_free_first
+    sep_out = separates_indices(P, Q)
+    sep_other = separates_indices(*derivation.shapes[other])
+    join = (lambda a, b, sep: f"{a},{b}" if sep else f"{a}{b}")
+    fixed_text, local_text = str(fixed_value + 1), str(local_fixed + 1)
+    up_index = join(fixed_text, free, sep_out) if free == "q" else join(free, fixed_text, sep_out)
+    local_index = join(free, local_text, sep_other) if local_free_first else join(local_text, free, sep_other)
+    product_index = join(free, local_text, sep_other) if free == "q" else join(local_text, free, sep_other)
+    result = (fixed_text, local_text) if free == "q" else (local_text, fixed_text)
+    return {
+        "entry": _entry_tex(plain, name, 1, 1, separates_indices(I, J)),
+        "free": free, "fixed": fixed, "fixed_value": fixed_value + 1, "upper": upper,
+        "output_entry": "%s_{%s}" % (entry_base_tex(derivation.output_name), up_index),
+        "local": "%s_{%s}" % (entry_base_tex(other), local_index),
+        "matrix": name_tex(other, bold),
+        "transposed": transposed,
+        "product_index": product_index,      # the other matrix's entry as the product reads it
+        "upstream_first": free == "q",       # G M (free q) or M G (free p)
+        "result_index": join(*result, separates_indices(I, J)),
+    }
+
+
 def document_data(derivation, notation: Notation | None = None) -> dict[str, Any]:
     """Everything the document template needs, printed and elided."""
     notation = notation or Notation()
@@ -870,6 +934,7 @@ def document_data(derivation, notation: Notation | None = None) -> dict[str, Any
                 "checked": jacobian_identity.verdict.checked,
             },
             "chain_rule": _chain_rule_view(derivation, name, printer, plain),
+            "contraction": _contraction_view(derivation, name, plain, bold),
             "gradient": _shown_matrix(r"\frac{\partial f}{\partial %s}" % matrix_name(name),
                                       derivation.raw_gradients[name], printer),
             "closed_form": display(derivation.closed_form_trees[name]),

@@ -160,3 +160,28 @@ def test_the_note_is_legible_at_every_size(measured, n, m, d):
                          ids=lambda v: str(v))
 def test_every_catalogue_expression_is_legible(measured, expression, shapes):
     assert measured("expression", (expression, _key(shapes))) >= LEGIBLE
+
+
+# ------------------------------------------------------------------ following the note at the sizes chosen
+
+def test_an_elided_sum_shows_its_nonzero_terms():
+    # at (12,3,11), df/dW_11 = sum_p G_p1 X_p1 (the definition of the product): twelve
+    # nonzero terms among 132, in positions 0, 11, 22, ...; each of them is written by value
+    text = derive(n=12, m=3, d=11).latex()
+    chain = text[text.index(r"\frac{\partial f}{\partial W_{1,1}}\n"):]
+    chain = chain[:chain.index(r"\end{align*}")]
+    for p in range(1, 13):
+        assert f"G_{{{p},1}} X_{{{p},1}}" in chain, p
+
+
+def test_the_concrete_section_contracts_transposes_and_recognises_the_product():
+    # the seed note, sections 3 and 4, at n=3, m=2, d=4: only p = i (q = j) survives,
+    # W_jq is (W^T)_qj, and the sum is an entry of (df/dY) W^T (X^T df/dY)
+    text = derive(n=3, m=2, d=4).latex()
+    up = r"\frac{\partial f}{\partial \mathbf{Y}}"
+    assert r"only the terms of the chain-rule sum with $p = 1$ survive" in text
+    assert r"W_{1q} = {(\mathbf{W}^{\top})}_{q1}" in text
+    assert r"{\left(%s \mathbf{W}^{\top}\right)}_{11}" % up in text
+    assert r"only the terms of the chain-rule sum with $q = 1$ survive" in text
+    assert r"X_{p1} = {(\mathbf{X}^{\top})}_{1p}" in text
+    assert r"{\left(\mathbf{X}^{\top} %s\right)}_{11}" % up in text
