@@ -168,7 +168,7 @@ def test_an_elided_sum_shows_its_nonzero_terms():
     # at (12,3,11), df/dW_11 = sum_p G_p1 X_p1 (the definition of the product): twelve
     # nonzero terms among 132, in positions 0, 11, 22, ...; each of them is written by value
     text = derive(n=12, m=3, d=11).latex()
-    chain = text[text.index(r"\frac{\partial f}{\partial W_{1,1}}\n"):]
+    chain = text[text.index(r"\settowidth{\symderivelhs}{$\displaystyle \frac{\partial f}{\partial W_{1,1}}"):]
     chain = chain[:chain.index(r"\end{align*}")]
     for p in range(1, 13):
         assert f"G_{{{p},1}} X_{{{p},1}}" in chain, p
