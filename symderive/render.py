@@ -44,6 +44,8 @@ MAX_CHAIN_TERMS = 12  # terms of the written-out chain-rule sum before eliding
 LINE_WIDTH = 48  # visible characters on one line of a written-out sum
 TENSOR_MAX_ROWS = 16  # a whole 4th-rank tensor is shown only up to P*I rows ...
 TENSOR_MAX_COLS = 10  # ... and Q*J columns; otherwise one slice of it
+TENSOR_MAX_WIDTH = 80  # characters of maths across the whole tensor, at most
+NARROWER_COLUMNS = (4, 3, 2)  # columns kept when a matrix is too wide to read: 2 is the first and dots
 
 
 # ---------------------------------------------------------------------------
@@ -281,8 +283,14 @@ class ExprPrinter:
                  bold: bool = True) -> None:
         self.upstream, self.output, self.fraction, self.bold = upstream, output, upstream_fraction, bold
 
+    named: dict = {}  # sub-expressions printed by a name (set by broken_lines)
+    exempt = None  # ... except this one, whose definition is being printed
+
     def __call__(self, node) -> str:
         from . import expr as E
+
+        if self.named and node is not self.exempt and node in self.named:
+            return self.named[node]
 
         def wrap(sub, bare: bool) -> str:
             return self(sub) if bare else r"\left(%s\right)" % self(sub)
@@ -540,13 +548,16 @@ def _kept(count: int, limit: int) -> list[int | None]:
     """Which of ``count`` positions to show: all, or the first and last few with None between."""
     if count <= limit:
         return list(range(count))
+    if limit < 3:  # the first, then dots
+        return [0, None]
     head = limit - 2
     return list(range(head)) + [None] + [count - 1]
 
 
-def matrix_cells(matrix: sympy.MatrixBase, printer: MathPrinter,
+def matrix_cells(matrix: sympy.MatrixBase, printer: MathPrinter | None,
                  max_rows: int = MAX_MATRIX_ROWS, max_cols: int = MAX_MATRIX_COLS) -> list[list[Cell]]:
-    """The cells of ``matrix``, its middle rows and columns elided past the bounds."""
+    """The cells of ``matrix``, its middle rows and columns elided past the bounds
+    (with no printer, its entries are printed already)."""
     rows = []
     for i in _kept(matrix.rows, max_rows):
         row = []
@@ -558,7 +569,7 @@ def matrix_cells(matrix: sympy.MatrixBase, printer: MathPrinter,
             elif j is None:
                 row.append(Cell(dots="h"))
             else:
-                row.append(Cell(printer.doprint(to_sympy(matrix[i, j]))))
+                row.append(Cell(matrix[i, j] if printer is None else printer.doprint(to_sympy(matrix[i, j]))))
         rows.append(row)
     return rows
 
@@ -567,13 +578,24 @@ def _shown_matrix(name_tex: str, matrix, printer: MathPrinter) -> dict[str, Any]
     sums = any(getattr(matrix[i, j], "is_Add", False)
                for i in range(min(matrix.rows, 2)) for j in range(min(matrix.cols, 2)))
     max_cols = MAX_SUM_MATRIX_COLS if sums else MAX_MATRIX_COLS
+    cells = matrix_cells(matrix, printer, MAX_MATRIX_ROWS, max_cols)
     return {
         "name": name_tex,
         "rows": matrix.rows,
         "cols": matrix.cols,
-        "cells": matrix_cells(matrix, printer, MAX_MATRIX_ROWS, max_cols),
+        "cells": cells,
         "elided": matrix.rows > MAX_MATRIX_ROWS or matrix.cols > max_cols,
+        # the layouts to try in turn: all the columns kept, then fewer (the first
+        # and last), then the first alone; the template takes the first that fits
+        "layouts": [cells] + _narrower(matrix, printer, MAX_MATRIX_ROWS, max_cols),
     }
+
+
+def _narrower(matrix, printer: MathPrinter, max_rows: int, max_cols: int) -> list[list[list[Cell]]]:
+    """``matrix``'s cells with fewer columns than ``max_cols``, narrowest last: what
+    a wide matrix falls back to rather than being shrunk below legibility."""
+    return [matrix_cells(matrix, printer, max_rows, limit)
+            for limit in NARROWER_COLUMNS if limit < min(matrix.cols, max_cols)]
 
 
 def _entry_tex(printer: MathPrinter, base: str, i: int, j: int, separate: bool) -> str:
@@ -603,6 +625,12 @@ def _jacobian_view(derivation, name: str, printer: MathPrinter, plain: MathPrint
     blocks = None
     if whole:
         blocks = [[matrix_cells(jac.block(p, q), printer, I, J) for q in range(Q)] for p in range(P)]
+        # written whole only when it can be read: a line holds about TENSOR_MAX_WIDTH
+        # characters of maths; a wider tensor is shown by its first slice alone
+        columns = [max(_display_width(blocks[p][q][i][j].tex) for p in range(P) for i in range(I)) + 2
+                   for q in range(Q) for j in range(J)]
+        if sum(columns) + 2 * Q > TENSOR_MAX_WIDTH:
+            blocks = None
     # the first slice dY_11/dA, written with the note's fractions and then by value
     variables = None
     if I <= MAX_MATRIX_ROWS and J <= MAX_MATRIX_COLS:
@@ -616,7 +644,37 @@ def _jacobian_view(derivation, name: str, printer: MathPrinter, plain: MathPrint
         "first_entry": _entry_tex(plain, out, 1, 1, sep_out),
         "slice_variables": variables,
         "slice_values": matrix_cells(_Slice(jac, 0, 0), printer),
+        # how the slice is set: on one line; its two matrices on two lines; then
+        # with fewer columns (the template takes the first layout that fits)
+        "slice_layouts": _slice_layouts(jac, printer, plain, name, sep_in, variables is not None),
     }
+
+
+def _slice_layouts(jac, printer: MathPrinter, plain: MathPrinter, name: str, sep_in: bool,
+                   with_variables: bool) -> list[dict[str, Any]]:
+    _, _, I, J = jac.shape
+    values = _Slice(jac, 0, 0)
+    variables = _Variables(plain, name, sep_in, I, J)
+    layouts = [{"variables": matrix_cells(variables, None, I, J) if with_variables else None,
+                "cells": matrix_cells(values, printer), "stacked": False, "elided": False}]
+    if with_variables:
+        layouts.append(dict(layouts[0], stacked=True))
+    for limit in NARROWER_COLUMNS:
+        if limit < min(J, MAX_MATRIX_COLS):
+            layouts.append({"variables": matrix_cells(variables, None, I, limit) if with_variables else None,
+                            "cells": matrix_cells(values, printer, MAX_MATRIX_ROWS, limit),
+                            "stacked": with_variables, "elided": True})
+    return layouts
+
+
+class _Variables:
+    """The entries A_ij of a matrix, as printed names (for matrix_cells with no printer)."""
+
+    def __init__(self, plain: MathPrinter, name: str, separate: bool, rows: int, cols: int) -> None:
+        self.plain, self.name, self.separate, self.rows, self.cols = plain, name, separate, rows, cols
+
+    def __getitem__(self, key):
+        return _entry_tex(self.plain, self.name, key[0] + 1, key[1] + 1, self.separate)
 
 
 def _visible_width(tex: str) -> int:
@@ -624,12 +682,117 @@ def _visible_width(tex: str) -> int:
     return len(re.sub(r"\\[a-zA-Z]+|[{}^_ ]", "", tex))
 
 
-def _lines(items: list, key: str, show) -> list[list[dict]]:
+def _display_width(tex: str) -> int:
+    """A rough width, in characters, of a piece of maths as set: the visible characters,
+    and a named function (\\tanh, \\exp) or a fraction as a few more."""
+    named = len(re.findall(r"\\(?:frac|dfrac|tanh|sinh|cosh|exp|log|sin|cos|sigma|operatorname)\b", tex))
+    symbols = len(re.findall(r"\\(?!(?:left|right|mathbf|frac|dfrac|tfrac|text|operatorname|begin|end)\b)[a-zA-Z]+", tex))
+    return _visible_width(tex) + 3 * named + symbols
+
+
+LINE_BUDGET = 64  # characters of maths (as _display_width counts them) on one displayed line
+SUB_NAMES = r"\mathbf{\Phi}_{%d}"  # the names given to sub-expressions of a long formula
+
+
+def _terms(node) -> list[tuple[str, Any]]:
+    """The terms of a sum, with their signs: a - (b + c) has the terms a and -(b + c)."""
+    from . import expr as E
+
+    if isinstance(node, (E.Add, E.Sub)):
+        right_bare = not isinstance(node.right, (E.Add, E.Sub, E.Neg))
+        return _terms(node.left) + [("+" if isinstance(node, E.Add) else "-", node.right, right_bare)]
+    return [("", node, True)]
+
+
+def broken_lines(printer: ExprPrinter, tree, budget: int = LINE_BUDGET, first: int = 1) -> dict[str, Any]:
+    """``tree`` printed for reading: its terms in lines of about ``budget`` characters,
+    and a term too long for a line with its largest sub-expressions that fit one named
+    (Phi_1, Phi_2, ...) and defined after it.  What a person does with a formula wider
+    than the page, instead of shrinking it below legibility."""
+    from . import expr as E
+
+    named: dict = {}
+    definitions: list = []
+    printer.named, printer.exempt = named, None
+    try:
+        def width(node) -> int:
+            return _display_width(printer(node))
+
+        for _ in range(12):
+            wide = [t for _, t, _ in _terms(tree) if width(t) > budget]
+            if not wide:
+                break
+            best, best_width = None, 0
+            stack = list(wide[0].children())
+            while stack:
+                node = stack.pop()
+                if node in named or isinstance(node, (E.Name, E.Number)):
+                    continue
+                w = width(node)
+                if w <= budget:
+                    if w > best_width:
+                        best, best_width = node, w
+                else:
+                    stack.extend(node.children())
+            if best is None or best_width < 8:
+                break
+            named[best] = SUB_NAMES % (len(definitions) + first)
+            definitions.append(best)
+
+        def text(sign: str, node, bare: bool) -> str:
+            body = printer(node) if bare else r"\left(%s\right)" % printer(node)
+            return f"{sign} {body}" if sign else body
+
+        lines: list[str] = []
+        used = budget + 1
+        for sign, node, bare in _terms(tree):
+            piece = text(sign, node, bare)
+            w = _display_width(piece)
+            if lines and used + w <= budget:
+                lines[-1] += " " + piece
+                used += w
+            else:
+                lines.append(piece)
+                used = w
+        where = []
+        for node in definitions:
+            printer.exempt = node
+            where.append({"name": named[node], "tex": printer(node)})
+        return {"lines": lines, "where": where}
+    finally:
+        printer.named, printer.exempt = {}, None
+
+
+def _broken_all(printer: ExprPrinter, trees: list) -> list[dict[str, Any]]:
+    """broken_lines of each of ``trees``, displayed together: their named
+    sub-expressions numbered on from one to the next."""
+    done, first = [], 1
+    for tree in trees:
+        done.append(None if tree is None else broken_lines(printer, tree, first=first))
+        first += 0 if tree is None else len(done[-1]["where"])
+    return done
+
+
+def _with_gaps(keep: list[int], count: int) -> list[int | None]:
+    """The positions ``keep`` of ``count``, in order, with None (dots) for each run left out."""
+    out: list[int | None] = []
+    previous = -1
+    for k in keep:
+        if k > previous + 1:
+            out.append(None)
+        out.append(k)
+        previous = k
+    if previous < count - 1:
+        out.append(None)
+    return out
+
+
+def _lines(items: list, key: str, show, keep: list[int] | None = None) -> list[list[dict]]:
     """Items of a long sum: elided past MAX_CHAIN_TERMS, printed by ``show`` (only
     those kept), then broken into lines of about LINE_WIDTH visible characters,
     the first item marked."""
     shown = [dict(show(items[k]), first=False) if k is not None else {"dots": True, "first": False}
-             for k in _kept(len(items), MAX_CHAIN_TERMS)]
+             for k in (_kept(len(items), MAX_CHAIN_TERMS) if keep is None else _with_gaps(keep, len(items)))]
     if shown:
         shown[0]["first"] = True
     lines: list[list[dict]] = [[]]
@@ -675,7 +838,12 @@ def _chain_rule_view(derivation, name: str, printer: MathPrinter, plain: MathPri
     kept = [t for t in terms if t.vanishes is None]
     # the sum as the note writes it, then by value, then without its vanishing
     # terms (only when some vanish: otherwise that line would repeat the one before)
-    groups = [(True, _lines(terms, "symbolic", show)), (False, _lines(terms, "shown", show))]
+    # by value, a sum too long to write out shows its nonzero terms and elides the vanishing ones
+    nonzero = [k for k, t in enumerate(terms) if t.vanishes is None]
+    if len(nonzero) > MAX_CHAIN_TERMS:
+        nonzero = nonzero[:MAX_CHAIN_TERMS - 2] + nonzero[-1:]
+    keep = nonzero if len(terms) > MAX_CHAIN_TERMS and nonzero else None
+    groups = [(True, _lines(terms, "symbolic", show)), (False, _lines(terms, "shown", show, keep))]
     if len(kept) < len(terms):
         groups.append((False, _lines(kept, "shown", show)))
     rows = []
@@ -692,6 +860,70 @@ def _chain_rule_view(derivation, name: str, printer: MathPrinter, plain: MathPri
         "count": len(terms),
         "vanishing_absent": absent,
         "vanishing_derivative": entry.vanishing - absent,
+    }
+
+
+def _contraction_view(derivation, name: str, plain: MathPrinter, bold: bool) -> dict[str, Any] | None:
+    """The note's steps at the chosen entry A_11, at the sizes chosen: of the chain-rule
+    sum only the terms with one index fixed survive (the delta contraction); each
+    survivor's local derivative is an entry of another input, written as an entry of
+    its transpose when its indices run the other way; and the sum is then recognised
+    as entry (1,1) of a product.  None when the entry's sum has no such shape (any
+    expression but a product of two matrices, or a survivor that is not one entry)."""
+    from .chain_rule import chain_rule_entry
+
+    jac = derivation.jacobians[name]
+    P, Q, I, J = jac.shape
+    terms = [t for t in chain_rule_entry(jac, derivation.raw_upstream, 0, 0).terms if t.vanishes is None]
+    if len(terms) < 2 or derivation.upstream_name is None:
+        return None
+    where = {}  # entry symbol -> (matrix, row, column)
+    for other, matrix in derivation.raw_inputs.items():
+        if other != name:
+            for r in range(matrix.rows):
+                for c in range(matrix.cols):
+                    where[str(matrix[r, c])] = (other, r, c)
+    found = [where.get(str(to_sympy(t.local))) for t in terms]
+    if None in found or len({f[0] for f in found}) != 1:
+        return None
+    other = found[0][0]
+    if len({t.p for t in terms}) == 1 and [t.q for t in terms] == list(range(Q)):
+        free, fixed, fixed_value, upper = "q", "p", terms[0].p, Q
+        steps = [t.q for t in terms]
+    elif len({t.q for t in terms}) == 1 and [t.p for t in terms] == list(range(P)):
+        free, fixed, fixed_value, upper = "p", "q", terms[0].q, P
+        steps = [t.p for t in terms]
+    else:
+        return None
+    rows, cols = [f[1] for f in found], [f[2] for f in found]
+    # the local derivative M_{a k} (k the free index) or M_{k b}
+    if len(set(rows)) == 1 and cols == steps:
+        local_fixed, local_free_first = rows[0], False
+    elif len(set(cols)) == 1 and rows == steps:
+        local_fixed, local_free_first = cols[0], True
+    else:
+        return None
+    # the upstream entry G_{i k} (free = q) or G_{k j} (free = p); the sum is a product
+    # when the free index is summed between neighbours: G_{ik} M_{kb} or M_{ak} G_{kj}
+    transposed = (free == "q") != local_free_first
+    sep_out = separates_indices(P, Q)
+    sep_other = separates_indices(*derivation.shapes[other])
+    join = (lambda a, b, sep: f"{a},{b}" if sep else f"{a}{b}")
+    fixed_text, local_text = str(fixed_value + 1), str(local_fixed + 1)
+    up_index = join(fixed_text, free, sep_out) if free == "q" else join(free, fixed_text, sep_out)
+    local_index = join(free, local_text, sep_other) if local_free_first else join(local_text, free, sep_other)
+    product_index = join(free, local_text, sep_other) if free == "q" else join(local_text, free, sep_other)
+    result = (fixed_text, local_text) if free == "q" else (local_text, fixed_text)
+    return {
+        "entry": _entry_tex(plain, name, 1, 1, separates_indices(I, J)),
+        "free": free, "fixed": fixed, "fixed_value": fixed_value + 1, "upper": upper,
+        "output_entry": "%s_{%s}" % (entry_base_tex(derivation.output_name), up_index),
+        "local": "%s_{%s}" % (entry_base_tex(other), local_index),
+        "matrix": name_tex(other, bold),
+        "transposed": transposed,
+        "product_index": product_index,      # the other matrix's entry as the product reads it
+        "upstream_first": free == "q",       # G M (free q) or M G (free p)
+        "result_index": join(*result, separates_indices(I, J)),
     }
 
 
@@ -730,9 +962,11 @@ def document_data(derivation, notation: Notation | None = None) -> dict[str, Any
                 "checked": jacobian_identity.verdict.checked,
             },
             "chain_rule": _chain_rule_view(derivation, name, printer, plain),
+            "contraction": _contraction_view(derivation, name, plain, bold),
             "gradient": _shown_matrix(r"\frac{\partial f}{\partial %s}" % matrix_name(name),
                                       derivation.raw_gradients[name], printer),
             "closed_form": display(derivation.closed_form_trees[name]),
+            "closed_form_lines": broken_lines(display, derivation.closed_form_trees[name]),
             "closed_form_short": short(derivation.closed_form_trees[name]),
             "verdict": _verdict_view(identities[("gradient", name)]),
         })
@@ -745,6 +979,7 @@ def document_data(derivation, notation: Notation | None = None) -> dict[str, Any
         "operation": step.rule.operation,
         "upstream": display(step.upstream),
         "result": display(step.result),
+        "result_lines": broken_lines(display, step.result),
     } for step in derivation.rule_steps]
     # a scalar-valued output (a loss, L) in italics, as a lecturer writes a scalar
     output = name_tex(derivation.output_name, bold and derivation.upstream_name is not None)
@@ -801,10 +1036,14 @@ def _identity_row(identity, printer: MathPrinter, display: ExprPrinter, derivati
     if identity.kind == "jacobian":
         lhs = r"\frac{\partial %s_{pq}}{\partial %s_{ij}}" % (out, entry_base_tex(identity.wrt))
         rhs = printer.doprint(identity.claim)
+        lines = {"lines": [rhs], "where": []}
     else:
         lhs = r"\frac{\partial f}{\partial %s}" % name_tex(identity.wrt, bold)
         rhs = display(identity.claim)
-    return {"kind": identity.kind, "lhs": lhs, "rhs": rhs, "verdict": _verdict_view(identity)}
+        # a table's cell holds about half a line
+        lines = broken_lines(display, identity.claim, budget=LINE_BUDGET // 3)
+        lines["lines"] = lines["lines"] if not lines["where"] else [rhs]  # a cell names nothing
+    return {"kind": identity.kind, "lhs": lhs, "rhs": rhs, "rhs_lines": lines, "verdict": _verdict_view(identity)}
 
 
 # ---------------------------------------------------------------------------
@@ -1138,6 +1377,8 @@ class ProgramPrinter(ExprPrinter):
     def __call__(self, node) -> str:
         from . import expr as E
 
+        if self.named and node is not self.exempt and node in self.named:
+            return self.named[node]
         if isinstance(node, E.Name):
             if node.name in self.gradients:
                 return self.partial(self.gradients[node.name])
@@ -1334,6 +1575,8 @@ def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]
             "parts": parts[step.argument],
             "total": display(so_far[step.argument][0] if len(so_far[step.argument]) == 1 else
                              _sum_of(so_far[step.argument])) if last_of_several else None,
+            "total_lines": broken_lines(display, so_far[step.argument][0] if len(so_far[step.argument]) == 1 else
+                                        _sum_of(so_far[step.argument])) if last_of_several else None,
             "lemmas": lemmas,
             "check": _check_view(checks.get((step.step, step.argument))),
             "proven": step.proven,
@@ -1352,7 +1595,12 @@ def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]
         concrete = bp.closed_forms[name]
         form = symbolic_closed.get(name, concrete)
         closed.append({"gradient": display.partial(name), "form": display(form),
-                       "form_here": display(concrete) if form != concrete else None})
+                       "form_here": display(concrete) if form != concrete else None,
+                       "form_tree": form, "form_here_tree": concrete if form != concrete else None})
+    # the same, in lines that fit the page (long terms named), each display numbering on its names
+    for key in ("form", "form_here"):
+        for g, lines in zip(closed, _broken_all(display, [g.pop(key + "_tree") for g in closed])):
+            g[key + "_lines"] = lines
 
     trees = ([step.expression for step in program.steps] + [step.contribution for step in bp.steps]
              + list(bp.closed_forms.values()))
@@ -1435,8 +1683,10 @@ def program_data(derivation, notation: Notation | None = None) -> dict[str, Any]
         "example_short": None if fraction else display.partial(example),
         "groups": groups,
         "steps": steps_flat,
-        "staged": [{"gradient": display.partial(name),
-                    "value": display(symbolic_sums.get(name, value))} for name, value in bp.gradients.items()],
+        "staged": [{"gradient": display.partial(name), "value": display(symbolic_sums.get(name, value)),
+                    "value_lines": lines}
+                   for (name, value), lines in zip(bp.gradients.items(), _broken_all(
+                       display, [symbolic_sums.get(name, value) for name, value in bp.gradients.items()]))],
         "closed": closed,
         "independent": independent,
         "lemmas": [{
