@@ -669,3 +669,16 @@ CATALOGUE = [
         note="requires square C",
     ),
 ]
+
+
+def distinct_expressions() -> list[tuple["Identity", dict]]:
+    """Each expression of the catalogue once, at its shapes (the upstream G left out,
+    as derive infers it), with the first catalogue entry that uses it."""
+    seen, cases = set(), []
+    for entry in CATALOGUE:
+        shapes = {name: shape for name, shape in entry.shapes.items() if name != "G"}
+        key = (entry.expression, tuple(sorted(shapes.items())))
+        if key not in seen:
+            seen.add(key)
+            cases.append((entry, shapes))
+    return cases

@@ -27,7 +27,7 @@ import pytest
 from symderive import derive
 from symderive.render import render_forms
 
-from catalogue import CATALOGUE
+from catalogue import distinct_expressions
 from conftest import pdflatex_or_skip, tool_or_skip
 
 # The seed note's product at every size from (1,1,1) to (64,64,64), and lopsided shapes.
@@ -49,14 +49,8 @@ EXTRA = [
 
 
 def _catalogue_cases():
-    seen, cases = set(), []
-    for entry in CATALOGUE:
-        shapes = {name: shape for name, shape in entry.shapes.items() if name != "G"}
-        key = (entry.expression, tuple(sorted(shapes.items())))
-        if key not in seen:
-            seen.add(key)
-            cases.append(pytest.param(entry.expression, shapes, id=f"eq{entry.equation}:{entry.expression}"))
-    return cases
+    return [pytest.param(entry.expression, shapes, id=f"eq{entry.equation}:{entry.expression}")
+            for entry, shapes in distinct_expressions()]
 
 
 def chktex_or_skip() -> str:

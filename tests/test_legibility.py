@@ -23,7 +23,7 @@ from symderive import derive
 from symderive.network import derive_program
 from symderive.render import render_forms, render_program_forms
 
-from catalogue import CATALOGUE
+from catalogue import distinct_expressions
 from conftest import compile_latex, tool_or_skip
 from test_layout import CUBES, LOPSIDED
 
@@ -64,14 +64,7 @@ def smallest_word(source: str, folder: Path) -> float:
 
 
 def _catalogue():
-    seen, cases = set(), []
-    for entry in CATALOGUE:
-        shapes = {name: shape for name, shape in entry.shapes.items() if name != "G"}
-        key = (entry.expression, tuple(sorted(shapes.items())))
-        if key not in seen:
-            seen.add(key)
-            cases.append((entry.expression, shapes))
-    return cases
+    return [(entry.expression, shapes) for entry, shapes in distinct_expressions()]
 
 
 CATALOGUE_CASES = _catalogue()
