@@ -53,6 +53,7 @@ everywhere in symderive, with the NumPy index beside them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import keyword
 import math
@@ -481,6 +482,12 @@ class _Problem:
 
         return domain_text(conditions(self.tree))
 
+    @functools.cached_property
+    def output(self) -> sympy.ImmutableMatrix:
+        """The expression's value on the matrices of symbols, built once: every draw of a
+        point checks that it is real there."""
+        return build.explicit(self.tree, self.inputs)
+
     def symbols(self) -> list[sympy.Symbol]:
         """Every free symbol the gradients and the arguments may have, in a fixed order."""
         found = [s for matrix in self.inputs.values() for s in matrix if isinstance(s, sympy.Symbol)]
@@ -750,7 +757,7 @@ def _points(problem: _Problem, count: int = POINTS, extra: Mapping[str, sympy.Ma
     symbols = problem.symbols()
     upstream = set(problem.upstream_matrix) if problem.upstream_matrix is not None else set()
     scalars = set(problem.scalars.values())
-    matrices = {"output": build.explicit(problem.tree, problem.inputs), **problem.gradients, **(extra or {})}
+    matrices = {"output": problem.output, **problem.gradients, **(extra or {})}
     points: list[tuple[dict, dict]] = []
     tries = 12 * count
     for attempt in range(tries):
@@ -1270,7 +1277,8 @@ def _values_text(outcome: _Outcome, problem: _Problem, mine: str = "yours") -> t
     if outcome.method != EXACT:
         return mpmath.nstr(outcome.yours, 15), mpmath.nstr(outcome.derived, 15), ""
     yours, derived = _shown(outcome.yours), _shown(outcome.derived)
-    pair = sympy.ImmutableMatrix([[sympy.sympify(outcome.yours), sympy.sympify(outcome.derived)]])
+    # both sides are the kernel's counterexample, SymPy expressions already: nothing is parsed
+    pair = sympy.ImmutableMatrix([[outcome.yours, outcome.derived]])
     candidates = [outcome.point] if outcome.point else []
     try:
         candidates += [point for point, _ in _points(problem, 4)]

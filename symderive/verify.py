@@ -106,7 +106,8 @@ def is_zero(expr) -> bool | None:
     # Not 0 with the functions as independent unknowns: a point where it is clearly
     # nonzero settles it now, as it would at the end; the rewriting below (tanh in
     # exponentials over a common denominator) only confirms it, at seconds an entry
-    # (measured: 3.2 s against 0.01 s for one entry of a tanh layer's dX missing its square).
+    # (measured: assert_backward on a tanh layer at 4x3, 3x5 missing the square of tanh' went
+    # from 1.1 s to 0.06 s; under cProfile this one entry's zero test took 3.2 s).
     if abstracted is not None and _nonzero_at_a_point(expr):
         return False
     # Rational functions, and those of exponentials of monomials, are decided
